@@ -1,0 +1,12 @@
+//! [`NlpError`]: failures to build the NLP stage. Analysing a post never fails.
+
+/// The NLP stage could not be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum NlpError {
+    #[error("cannot build the {what} matcher")]
+    Matcher {
+        what: String,
+        #[source]
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
+}

@@ -1,0 +1,1 @@
+//! End-to-end tests (placeholder until the pipeline exists).
