@@ -1,1 +1,139 @@
-fn main() {}
+//! The `veille` command line: `demo`, `run` and `check`. Thin: it parses arguments, loads
+//! the configuration and hands over to [`veille::pipeline`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+use veille::config::{self, Config, Origin};
+use veille::{fixtures, pipeline};
+
+#[derive(Parser)]
+#[command(name = "veille", version, about = "Real-time social-media listening")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replays the built-in fixtures through the whole pipeline and opens the dashboard,
+    /// with a temporary data directory.
+    Demo {
+        /// Dashboard address (port 0 picks a free port).
+        #[arg(long, default_value = config::DEFAULT_LISTEN)]
+        listen: SocketAddr,
+    },
+    /// Runs the pipeline on a configuration file.
+    Run {
+        #[arg(long)]
+        config: PathBuf,
+        /// Dashboard address, overriding `dashboard.listen` (port 0 picks a free port).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Validates a configuration file and lists every problem.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Demo { listen } => run_async(demo(listen)),
+        Command::Run { config, listen } => run_async(run(config, listen)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_async(work: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(work)
+}
+
+fn check(path: &std::path::Path) -> anyhow::Result<()> {
+    let config = config::load_file(path)?;
+    println!(
+        "{}: ok ({} brands, {} axes, {} teams, {} rules, {} sources)",
+        path.display(),
+        config.nlp.brands.len(),
+        config.nlp.axes.len(),
+        config.teams.len(),
+        config.rules.len(),
+        config.sources.len()
+    );
+    Ok(())
+}
+
+async fn demo(listen: SocketAddr) -> anyhow::Result<()> {
+    let mut config = config::load_str(fixtures::SAMPLE_CONFIG, &Origin::Embedded)?;
+    let data_dir = tempfile::Builder::new()
+        .prefix("veille-demo-")
+        .tempdir()
+        .context("cannot create a temporary data directory")?;
+    config.data_dir = data_dir.path().to_path_buf();
+    println!("veille demo: replaying the built-in fixtures (brand: Lumio)");
+    println!("data directory: {} (removed on exit)", data_dir.path().display());
+    serve_until_stopped(&config, listen).await
+}
+
+async fn run(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let config = config::load_file(&path)?;
+    let listen = listen.unwrap_or(config.listen);
+    tracing::info!(config = %path.display(), data_dir = %config.data_dir.display(), "config loaded");
+    serve_until_stopped(&config, listen).await
+}
+
+async fn serve_until_stopped(config: &Config, listen: SocketAddr) -> anyhow::Result<()> {
+    let running = pipeline::start(config, listen).await?;
+    println!("dashboard: http://{}", running.address);
+    println!("press Ctrl-C to stop");
+    wait_for_stop_signal().await;
+    println!("stopping: final commit...");
+    running.shutdown().await;
+    println!("stopped");
+    Ok(())
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

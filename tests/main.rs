@@ -1,1 +1,6 @@
-//! End-to-end tests (placeholder until the pipeline exists).
+//! End-to-end tests that cross crates: the whole pipeline on the fixtures, and the command
+//! line. One integration binary (STYLE.md §17); shared helpers are in `util.rs`.
+
+mod cli;
+mod pipeline;
+mod util;

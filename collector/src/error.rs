@@ -32,4 +32,12 @@ impl CollectError {
     pub fn is_retryable(&self) -> bool {
         !matches!(self, CollectError::Fatal { .. })
     }
+
+    /// How long the source asked us to wait before retrying, if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CollectError::Transient { retry_after, .. } => *retry_after,
+            CollectError::Fatal { .. } | CollectError::Io { .. } => None,
+        }
+    }
 }

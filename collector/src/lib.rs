@@ -23,5 +23,7 @@ pub mod stats;
 
 pub use error::CollectError;
 pub use post::{Author, Change, Engagement, MavenSignals, Post, PostId, Relation, SourceKind};
+pub use replay::{Replay, ReplayConfig, ReplayFile, load_dir};
+pub use runner::run_source;
 pub use source::{Batch, Checkpoint, Source};
 pub use stats::{SourceStats, SourceStatsSnapshot};

@@ -74,7 +74,9 @@ impl SourceKind {
     }
 
     pub fn parse(name: &str) -> Option<SourceKind> {
-        SourceKind::ALL.into_iter().find(|kind| kind.as_str() == name)
+        SourceKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
     }
 }
 

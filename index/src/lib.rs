@@ -14,12 +14,13 @@
 //! Writing is synchronous (tantivy's writer is); callers run it on a blocking thread.
 
 pub mod error;
+pub mod retention;
 pub mod schema;
 pub mod search;
 pub mod store;
 pub mod writer;
 
-
-
-
-
+pub use error::IndexError;
+pub use search::{FacetCount, SearchHit, SearchIndex, SearchQuery, SearchResults};
+pub use store::Store;
+pub use writer::{CommitTrigger, PostWriter};

@@ -1,1 +1,411 @@
-//! search (being written).
+//! [`SearchIndex`]: read side of the index, shared by every dashboard handler.
+//!
+//! In: a [`SearchQuery`] (free text in tantivy's query syntax over the post text and author,
+//! plus filters). Out: [`SearchResults`]: the total number of matching posts, one page of
+//! [`SearchHit`]s, and facet counts over *all* matching posts (not just the page).
+//!
+//! Promises:
+//! * a search sees every post of the last commit: the writer reloads the reader right after
+//!   committing (the reader never reloads by itself);
+//! * a mistake in the user's text is [`IndexError::BadQuery`] with a readable reason, never a
+//!   panic nor an internal error;
+//! * hits are sorted by relevance when there is text, else newest first (`created`
+//!   descending); words are combined with AND unless the text says `OR`.
+//!
+//! The API is blocking (tantivy is synchronous): async callers wrap it in `spawn_blocking`.
+//! [`SearchIndex`] is cheap to clone, `Send` and `Sync`.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use chrono::{DateTime, Utc};
+use collector::{PostId, SourceKind};
+use nlp::{AnalysedPost, SentimentLabel};
+use serde::{Deserialize, Serialize};
+use tantivy::collector::{Count, FacetCollector, FacetCounts, TopDocs};
+use tantivy::query::{
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, QueryParserError,
+    RangeQuery, TermQuery,
+};
+use tantivy::schema::{Facet, IndexRecordOption, Value};
+use tantivy::{
+    DocAddress, Index, IndexReader, Order, ReloadPolicy, Searcher, TantivyDocument, Term,
+};
+
+use crate::error::IndexError;
+use crate::schema::{
+    self, FACET_AXIS, FACET_BRAND, FACET_LANGUAGE, FACET_SENTIMENT, FACET_SOURCE, Fields,
+};
+
+/// Largest page a search may ask for.
+pub const MAX_LIMIT: usize = 1000;
+/// Deepest a search may page (limit + offset).
+pub const MAX_DEPTH: usize = 100_000;
+
+/// What to look for. Every given filter must hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SearchQuery {
+    /// Free text in tantivy's query syntax over text and author (`"phrase"`, `-word`,
+    /// `a OR b`, `author:claire`); empty or absent means every post.
+    pub text: Option<String>,
+    pub sentiment: Option<SentimentLabel>,
+    pub source: Option<SourceKind>,
+    /// Language code as the NLP stage wrote it (`en`, `fr`, `und`).
+    pub language: Option<String>,
+    /// Brand name as configured.
+    pub brand: Option<String>,
+    /// `(axis, category)` pairs; a post must be in all of them.
+    pub categories: Vec<(String, String)>,
+    /// Posts created at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Posts created strictly before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Page size, at most [`MAX_LIMIT`]; 0 returns only the total and the facets.
+    pub limit: usize,
+    pub offset: usize,
+}
+
+impl Default for SearchQuery {
+    fn default() -> Self {
+        SearchQuery {
+            text: None,
+            sentiment: None,
+            source: None,
+            language: None,
+            brand: None,
+            categories: Vec::new(),
+            since: None,
+            until: None,
+            limit: 20,
+            offset: 0,
+        }
+    }
+}
+
+/// One post found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub id: String,
+    /// Relevance (BM25) when the query had text; 0 when sorted by date.
+    pub score: f32,
+    pub post: AnalysedPost,
+}
+
+/// How many matching posts carry one facet value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: u64,
+}
+
+/// The answer to a [`SearchQuery`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SearchResults {
+    /// Number of matching posts (all pages).
+    pub total: usize,
+    pub hits: Vec<SearchHit>,
+    /// `sentiment`, `source`, `language`, `brand`, then one key per axis name seen among the
+    /// matching posts; values sorted by count, highest first. Counts cover every match.
+    /// (An axis named like a fixed key would replace it: axis names must differ from them.)
+    pub facets: BTreeMap<String, Vec<FacetCount>>,
+}
+
+/// Read access to the index. Cheap to clone; clones share the reader.
+#[derive(Clone)]
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+}
+
+impl SearchIndex {
+    pub(crate) fn new(index: Index, fields: Fields) -> Result<SearchIndex, IndexError> {
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(IndexError::tantivy("opening the index reader"))?;
+        Ok(SearchIndex {
+            index,
+            reader,
+            fields,
+        })
+    }
+
+    /// Makes the last commit visible to searches. The writer calls it after each commit.
+    pub fn reload(&self) -> Result<(), IndexError> {
+        self.reader
+            .reload()
+            .map_err(IndexError::tantivy("reloading the index reader"))
+    }
+
+    /// Runs a search: one page of hits, the total and facet counts over every match.
+    pub fn search(&self, query: &SearchQuery) -> Result<SearchResults, IndexError> {
+        if query.limit > MAX_LIMIT {
+            return Err(IndexError::BadQuery(format!(
+                "limit {} is above the maximum of {MAX_LIMIT}",
+                query.limit
+            )));
+        }
+        if query.offset.saturating_add(query.limit) > MAX_DEPTH {
+            return Err(IndexError::BadQuery(format!(
+                "offset {} is too deep: offset + limit may be at most {MAX_DEPTH}",
+                query.offset
+            )));
+        }
+        let searcher = self.reader.searcher();
+        let text_query = self.parse_text(query.text.as_deref())?;
+        let has_text = text_query.is_some();
+        let combined = self.combine(text_query, query);
+
+        let total = searcher
+            .search(&combined, &Count)
+            .map_err(IndexError::tantivy("counting matches"))?;
+        let hits = self.top_hits(&searcher, &combined, has_text, query)?;
+        let facets = self.facet_counts(&searcher, &combined)?;
+        Ok(SearchResults {
+            total,
+            hits,
+            facets,
+        })
+    }
+
+    /// Number of live (searchable) posts.
+    pub fn count(&self) -> Result<u64, IndexError> {
+        Ok(self.reader.searcher().num_docs())
+    }
+
+    /// Every stored post id, duplicates included (there should be none).
+    pub fn ids(&self) -> Result<Vec<String>, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut ids = Vec::new();
+        for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let segment_ord = u32::try_from(segment_ord).unwrap_or(u32::MAX);
+            for doc_id in segment.doc_ids_alive() {
+                let document: TantivyDocument = searcher
+                    .doc(DocAddress::new(segment_ord, doc_id))
+                    .map_err(IndexError::tantivy("reading a stored post"))?;
+                if let Some(id) = document.get_first(self.fields.id).and_then(|v| v.as_str()) {
+                    ids.push(id.to_string());
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The stored post with this id, if any.
+    pub fn get(&self, id: &PostId) -> Result<Option<AnalysedPost>, IndexError> {
+        let searcher = self.reader.searcher();
+        let query = TermQuery::new(
+            schema::id_term(&self.fields, id.as_str()),
+            IndexRecordOption::Basic,
+        );
+        let found = searcher
+            .search(&query, &TopDocs::with_limit(1))
+            .map_err(IndexError::tantivy("looking up a post by id"))?;
+        let Some((_, address)) = found.first() else {
+            return Ok(None);
+        };
+        self.read_post(&searcher, *address).map(Some)
+    }
+
+    fn read_post(
+        &self,
+        searcher: &Searcher,
+        address: DocAddress,
+    ) -> Result<AnalysedPost, IndexError> {
+        let document: TantivyDocument = searcher
+            .doc(address)
+            .map_err(IndexError::tantivy("reading a stored post"))?;
+        schema::from_document(&self.fields, &document)
+    }
+
+    /// Parses the user's text; `None` when there is none.
+    fn parse_text(&self, text: Option<&str>) -> Result<Option<Box<dyn Query>>, IndexError> {
+        let Some(text) = text.map(str::trim).filter(|text| !text.is_empty()) else {
+            return Ok(None);
+        };
+        let mut parser =
+            QueryParser::for_index(&self.index, vec![self.fields.text, self.fields.author]);
+        parser.set_conjunction_by_default();
+        let (parsed, errors) = parser.parse_query_lenient(text);
+        if !errors.is_empty() {
+            let mut reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            if errors
+                .iter()
+                .any(|error| matches!(error, QueryParserError::FieldDoesNotExist(_)))
+            {
+                reasons.push(
+                    "`word:` names a field (text, author...); put the text in quotes to search \
+                     it as words"
+                        .to_string(),
+                );
+            }
+            return Err(IndexError::BadQuery(format!(
+                "cannot understand search text {text:?}: {}",
+                reasons.join("; ")
+            )));
+        }
+        Ok(Some(parsed))
+    }
+
+    /// The text query (scored) and every filter (unscored), all required.
+    fn combine(&self, text_query: Option<Box<dyn Query>>, query: &SearchQuery) -> Box<dyn Query> {
+        let mut facets: Vec<Facet> = Vec::new();
+        if let Some(sentiment) = query.sentiment {
+            facets.push(schema::label_facet(FACET_SENTIMENT, sentiment.as_str()));
+        }
+        if let Some(source) = query.source {
+            facets.push(schema::label_facet(FACET_SOURCE, source.as_str()));
+        }
+        if let Some(language) = &query.language {
+            facets.push(schema::label_facet(FACET_LANGUAGE, language));
+        }
+        if let Some(brand) = &query.brand {
+            facets.push(schema::label_facet(FACET_BRAND, brand));
+        }
+        for (axis, category) in &query.categories {
+            facets.push(schema::category_facet(axis, category));
+        }
+
+        let mut filters: Vec<Box<dyn Query>> = Vec::new();
+        for facet in facets {
+            let term = Term::from_facet(self.fields.labels, &facet);
+            filters.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
+        }
+        if query.since.is_some() || query.until.is_some() {
+            let bound = |at: Option<DateTime<Utc>>, inclusive: bool| match at {
+                None => Bound::Unbounded,
+                Some(at) => {
+                    let term =
+                        Term::from_field_date(self.fields.created, schema::to_tantivy_date(at));
+                    if inclusive {
+                        Bound::Included(term)
+                    } else {
+                        Bound::Excluded(term)
+                    }
+                }
+            };
+            let range = RangeQuery::new(bound(query.since, true), bound(query.until, false));
+            filters.push(Box::new(range));
+        }
+
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if let Some(text_query) = text_query {
+            clauses.push((Occur::Must, text_query));
+        }
+        for filter in filters {
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
+        }
+        if clauses.is_empty() {
+            return Box::new(AllQuery);
+        }
+        Box::new(BooleanQuery::new(clauses))
+    }
+
+    fn top_hits(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        has_text: bool,
+        page: &SearchQuery,
+    ) -> Result<Vec<SearchHit>, IndexError> {
+        if page.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let top = TopDocs::with_limit(page.limit).and_offset(page.offset);
+        let scored: Vec<(f32, DocAddress)> = if has_text {
+            searcher
+                .search(query, &top)
+                .map_err(IndexError::tantivy("collecting top hits"))?
+        } else {
+            let newest = top.order_by_fast_field::<tantivy::DateTime>("created", Order::Desc);
+            let by_date = searcher
+                .search(query, &newest)
+                .map_err(IndexError::tantivy("collecting newest hits"))?;
+            by_date
+                .into_iter()
+                .map(|(_, address)| (0.0, address))
+                .collect()
+        };
+        let mut hits = Vec::with_capacity(scored.len());
+        for (score, address) in scored {
+            let post = self.read_post(searcher, address)?;
+            hits.push(SearchHit {
+                id: post.post.id.as_str().to_string(),
+                score,
+                post,
+            });
+        }
+        Ok(hits)
+    }
+
+    /// Facet counts over every match: fixed roots first, then one pass over the axes seen.
+    fn facet_counts(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+    ) -> Result<BTreeMap<String, Vec<FacetCount>>, IndexError> {
+        let roots = [
+            ("sentiment", FACET_SENTIMENT),
+            ("source", FACET_SOURCE),
+            ("language", FACET_LANGUAGE),
+            ("brand", FACET_BRAND),
+        ];
+        let mut collector = FacetCollector::for_field("labels");
+        for (_, root) in roots {
+            collector.add_facet(Facet::from_path([root]));
+        }
+        collector.add_facet(Facet::from_path([FACET_AXIS]));
+        let counts = searcher
+            .search(query, &collector)
+            .map_err(IndexError::tantivy("counting facets"))?;
+
+        let mut facets = BTreeMap::new();
+        for (key, root) in roots {
+            facets.insert(
+                key.to_string(),
+                children(&counts, &Facet::from_path([root])),
+            );
+        }
+        let axes: Vec<String> = children(&counts, &Facet::from_path([FACET_AXIS]))
+            .into_iter()
+            .map(|axis| axis.value)
+            .collect();
+        if axes.is_empty() {
+            return Ok(facets);
+        }
+        let mut axis_collector = FacetCollector::for_field("labels");
+        for axis in &axes {
+            axis_collector.add_facet(Facet::from_path([FACET_AXIS, axis.as_str()]));
+        }
+        let axis_counts = searcher
+            .search(query, &axis_collector)
+            .map_err(IndexError::tantivy("counting category facets"))?;
+        for axis in axes {
+            let categories = children(&axis_counts, &Facet::from_path([FACET_AXIS, axis.as_str()]));
+            facets.insert(axis, categories);
+        }
+        Ok(facets)
+    }
+}
+
+/// The direct children of `parent` with their counts, highest count first.
+fn children(counts: &FacetCounts, parent: &Facet) -> Vec<FacetCount> {
+    let mut values: Vec<FacetCount> = counts
+        .get(parent.clone())
+        .filter_map(|(facet, count)| {
+            let path = facet.to_path();
+            path.last().map(|value| FacetCount {
+                value: (*value).to_string(),
+                count,
+            })
+        })
+        .collect();
+    values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    values
+}
+
+#[cfg(test)]
+mod tests;

@@ -32,7 +32,9 @@ impl SentimentLabel {
     }
 
     pub fn parse(name: &str) -> Option<SentimentLabel> {
-        SentimentLabel::ALL.into_iter().find(|label| label.as_str() == name)
+        SentimentLabel::ALL
+            .into_iter()
+            .find(|label| label.as_str() == name)
     }
 }
 

@@ -9,4 +9,8 @@ pub enum NlpError {
         #[source]
         error: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Configured terms that cannot be matched (no words, or not a single tag); every
+    /// problem is listed.
+    #[error("invalid terms: {}", .0.join("; "))]
+    InvalidTerms(Vec<String>),
 }

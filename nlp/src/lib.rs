@@ -15,6 +15,7 @@ pub mod classify;
 pub mod config;
 pub mod error;
 pub mod language;
+mod phrase;
 pub mod relevance;
 pub mod sentiment;
 pub mod tokens;
@@ -24,5 +25,6 @@ pub use analysis::{
     Sentiment, SentimentLabel,
 };
 
+pub use analyzer::Analyzer;
 pub use config::{Axis, Brand, Category, NlpConfig};
 pub use error::NlpError;

@@ -1,0 +1,297 @@
+//! Tests of the socket loop driven by channels: subscriptions, lag notices, slow and
+//! departing clients, shutdown.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use futures::channel::mpsc;
+use nlp::SentimentLabel;
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+use super::*;
+use crate::alerts::{AlertPost, Severity};
+use crate::test_support::{PostBuilder, instant};
+
+fn teams() -> Vec<Team> {
+    let team = |name: &str, role| Team {
+        name: name.to_owned(),
+        role,
+        members: Vec::new(),
+    };
+    vec![
+        team("care", Role::Member),
+        team("sales", Role::Member),
+        team("bosses", Role::Manager),
+    ]
+}
+
+fn subscription(requested: &[&str]) -> Subscription {
+    let requested: Vec<String> = requested.iter().map(|name| (*name).to_owned()).collect();
+    Subscription::resolve(&requested, &teams()).expect("known teams")
+}
+
+fn post_event(id: &str) -> LiveEvent {
+    let post = PostBuilder::new(id)
+        .text("<img src=x onerror=alert(1)>")
+        .author("@eve", "Eve <b>")
+        .sentiment(SentimentLabel::Negative, -0.5)
+        .brand("Lumio")
+        .category("topic", "outage")
+        .build();
+    LiveEvent::Post(LivePost::from_analysed(&post))
+}
+
+fn alert_event(id: &str, team: &str) -> LiveEvent {
+    LiveEvent::Alert(Alert {
+        id: id.to_owned(),
+        rule: "rule".to_owned(),
+        team: team.to_owned(),
+        severity: Severity::High,
+        post_id: "x:1".to_owned(),
+        brands: Vec::new(),
+        reason: "rule rule: brand (Lumio)".to_owned(),
+        created_at: instant(0),
+        post: AlertPost {
+            text: "text".to_owned(),
+            author_handle: None,
+            author_name: None,
+            followers: None,
+            url: None,
+            source: SourceKind::X,
+            language: "en".to_owned(),
+            sentiment: SentimentLabel::Negative,
+            score: -0.5,
+            categories: BTreeMap::new(),
+        },
+    })
+}
+
+/// A socket loop running on channels: what it sends comes out of `outgoing`.
+struct Harness {
+    outgoing: mpsc::Receiver<Message>,
+    from_client: mpsc::UnboundedSender<Result<Message, Infallible>>,
+    stats: Arc<LiveStats>,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+fn start(
+    events: broadcast::Receiver<LiveEvent>,
+    subscription: Subscription,
+    outgoing_buffer: usize,
+) -> Harness {
+    start_with_backlog(events, subscription, Vec::new(), outgoing_buffer)
+}
+
+fn start_with_backlog(
+    events: broadcast::Receiver<LiveEvent>,
+    subscription: Subscription,
+    backlog: Vec<Alert>,
+    outgoing_buffer: usize,
+) -> Harness {
+    let (sink, outgoing) = mpsc::channel(outgoing_buffer);
+    let (from_client, incoming) = mpsc::unbounded();
+    let stats = Arc::new(LiveStats::default());
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn({
+        let stats = Arc::clone(&stats);
+        let shutdown = shutdown.clone();
+        async move {
+            run_socket(sink, incoming, events, subscription, backlog, &stats, shutdown).await;
+        }
+    });
+    Harness {
+        outgoing,
+        from_client,
+        stats,
+        shutdown,
+        task,
+    }
+}
+
+impl Harness {
+    async fn next_json(&mut self) -> Value {
+        let message = self.outgoing.next().await.expect("a message");
+        let text = message.to_text().expect("a text message");
+        serde_json::from_str(text).expect("json")
+    }
+
+    /// The `type` (and id or team, when there is one) of the next `count` messages.
+    async fn next_summaries(&mut self, count: usize) -> Vec<String> {
+        let mut summaries = Vec::new();
+        for _ in 0..count {
+            let json = self.next_json().await;
+            let kind = json["type"].as_str().unwrap_or("?").to_owned();
+            let detail = json["id"].as_str().or(json["team"].as_str()).unwrap_or("");
+            summaries.push(format!("{kind} {detail}").trim().to_owned());
+        }
+        summaries
+    }
+}
+
+#[test]
+fn subscriptions_resolve_repeated_and_comma_separated_teams() {
+    let requested = vec!["care, sales".to_owned(), "care".to_owned(), String::new()];
+    let resolved = Subscription::resolve(&requested, &teams()).expect("known");
+    assert_eq!(resolved.teams(), ["care", "sales"]);
+    assert!(!resolved.every_alert);
+    assert!(subscription(&["bosses"]).every_alert);
+    assert!(subscription(&[]).teams().is_empty());
+    let error = Subscription::resolve(&["care,nobody".to_owned()], &teams()).expect_err("unknown");
+    assert_eq!(error, "unknown team `nobody` (teams: care, sales, bosses)");
+}
+
+#[test]
+fn events_are_tagged_by_type() {
+    let lagged = serde_json::to_value(LiveEvent::Lagged { missed: 3 }).expect("json");
+    assert_eq!(lagged, json!({"type": "lagged", "missed": 3}));
+    let hello = serde_json::to_value(LiveEvent::Hello {
+        teams: vec!["care".to_owned()],
+    })
+    .expect("json");
+    assert_eq!(hello, json!({"type": "hello", "teams": ["care"]}));
+    let post = serde_json::to_value(post_event("x:1")).expect("json");
+    assert_eq!(post["type"], "post");
+    assert_eq!(post["author"], "Eve <b>");
+    assert_eq!(post["categories"]["topic"][0], "outage");
+    let alert = serde_json::to_value(alert_event("a", "care")).expect("json");
+    assert_eq!(alert["type"], "alert");
+    assert_eq!(alert["severity"], "high");
+    let back: LiveEvent = serde_json::from_value(alert).expect("reads back");
+    assert_eq!(back, alert_event("a", "care"));
+}
+
+#[tokio::test]
+async fn sends_hello_then_every_post_and_only_the_teams_alerts() {
+    let (publisher, events) = broadcast::channel(16);
+    let mut socket = start(events, subscription(&["care"]), 16);
+    assert_eq!(
+        socket.next_json().await,
+        json!({"type": "hello", "teams": ["care"]})
+    );
+    publisher.send(post_event("x:1")).expect("subscribed");
+    publisher
+        .send(alert_event("a1", "sales"))
+        .expect("subscribed");
+    publisher
+        .send(alert_event("a2", "care"))
+        .expect("subscribed");
+    publisher
+        .send(alert_event("a3", "bosses"))
+        .expect("subscribed");
+    publisher.send(post_event("x:2")).expect("subscribed");
+    assert_eq!(
+        socket.next_summaries(3).await,
+        ["post x:1", "alert a2", "post x:2"]
+    );
+    drop(socket.from_client);
+    socket.task.await.expect("loop ends when the client leaves");
+    assert_eq!(socket.stats.snapshot().sockets_open, 0);
+    assert_eq!(socket.stats.snapshot().sockets_total, 1);
+}
+
+#[tokio::test]
+async fn the_backlog_comes_after_hello_and_is_never_sent_twice() {
+    let (publisher, events) = broadcast::channel(16);
+    let backlog = [("a1", "care"), ("a2", "sales"), ("a3", "care")]
+        .into_iter()
+        .filter_map(|(id, team)| match alert_event(id, team) {
+            LiveEvent::Alert(alert) => Some(alert),
+            _ => None,
+        })
+        .collect();
+    let mut socket = start_with_backlog(events, subscription(&["care"]), backlog, 16);
+    // a3 was raised between the subscription and the reading of the log: it comes live too.
+    publisher
+        .send(alert_event("a3", "care"))
+        .expect("subscribed");
+    publisher
+        .send(alert_event("a4", "care"))
+        .expect("subscribed");
+    assert_eq!(
+        socket.next_summaries(4).await,
+        ["hello", "alert a1", "alert a3", "alert a4"]
+    );
+}
+
+#[tokio::test]
+async fn a_manager_team_receives_every_alert_and_no_team_none() {
+    let (publisher, events) = broadcast::channel(16);
+    let mut manager = start(events, subscription(&["bosses"]), 16);
+    let mut anonymous = start(publisher.subscribe(), subscription(&[]), 16);
+    publisher
+        .send(alert_event("a1", "sales"))
+        .expect("subscribed");
+    publisher
+        .send(alert_event("a2", "care"))
+        .expect("subscribed");
+    publisher.send(post_event("x:1")).expect("subscribed");
+    assert_eq!(
+        manager.next_summaries(4).await,
+        ["hello", "alert a1", "alert a2", "post x:1"]
+    );
+    assert_eq!(anonymous.next_summaries(2).await, ["hello", "post x:1"]);
+}
+
+#[tokio::test]
+async fn a_lagging_client_is_told_how_many_events_it_missed() {
+    let (publisher, events) = broadcast::channel(2);
+    for number in 0..5 {
+        publisher
+            .send(post_event(&format!("x:{number}")))
+            .expect("subscribed");
+    }
+    let mut socket = start(events, subscription(&[]), 16);
+    assert_eq!(socket.next_summaries(1).await, ["hello"]);
+    assert_eq!(
+        socket.next_json().await,
+        json!({"type": "lagged", "missed": 3})
+    );
+    assert_eq!(socket.next_summaries(2).await, ["post x:3", "post x:4"]);
+    let stats = socket.stats.snapshot();
+    assert_eq!((stats.lag_notices, stats.missed_events), (1, 3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_stops_reading_never_blocks_publishing_and_is_dropped() {
+    let (publisher, events) = broadcast::channel(4);
+    // A one-slot outgoing channel nobody reads: the loop's second send blocks.
+    let socket = start(events, subscription(&[]), 0);
+    for number in 0..1_000 {
+        publisher
+            .send(post_event(&format!("x:{number}")))
+            .expect("publishing never waits for the client");
+    }
+    // The paused clock runs to the send timeout, and the loop gives up on the client.
+    socket.task.await.expect("loop ends");
+    assert_eq!(socket.stats.snapshot().sockets_open, 0);
+    drop(socket.outgoing);
+}
+
+#[tokio::test]
+async fn shutdown_closes_the_socket() {
+    let (_publisher, events) = broadcast::channel::<LiveEvent>(4);
+    let mut socket = start(events, subscription(&[]), 16);
+    assert_eq!(socket.next_summaries(1).await, ["hello"]);
+    socket.shutdown.cancel();
+    let message = socket.outgoing.next().await.expect("a close frame");
+    assert!(matches!(message, Message::Close(None)), "{message:?}");
+    socket.task.await.expect("loop ends");
+}
+
+#[tokio::test]
+async fn a_close_frame_from_the_client_ends_the_loop() {
+    let (_publisher, events) = broadcast::channel::<LiveEvent>(4);
+    let mut socket = start(events, subscription(&[]), 16);
+    assert_eq!(socket.next_summaries(1).await, ["hello"]);
+    socket
+        .from_client
+        .unbounded_send(Ok(Message::text("ignored")))
+        .expect("loop running");
+    socket
+        .from_client
+        .unbounded_send(Ok(Message::Close(None)))
+        .expect("loop running");
+    socket.task.await.expect("loop ends");
+}

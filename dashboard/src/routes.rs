@@ -1,0 +1,7 @@
+//! HTTP handlers, one file per area. [`crate::router`] assembles them.
+
+pub(crate) mod alerts;
+pub(crate) mod health;
+pub(crate) mod meta;
+pub(crate) mod page;
+pub(crate) mod search;

@@ -1,0 +1,303 @@
+//! Assembles the embedded pipeline: collectors → NLP → (alert engine, index writer) →
+//! dashboard, joined by bounded tokio channels in one process.
+//!
+//! ```text
+//!  sources ──batches──► nlp ──analysed batches──► index writer (commits + checkpoints)
+//!  (one task each)  (cap 64)   │ (cap 64)
+//!                              └──analysed posts──► alert engine ──broadcast──► WebSockets
+//!                                   (cap 64)                      (cap 4096)
+//! ```
+//!
+//! This is the only module that knows how the stages are joined. Channel capacities are
+//! the constants below. Every channel but the live broadcast blocks when full, so a slow
+//! index slows the collectors down (they resume from their cursor); the broadcast drops a
+//! slow WebSocket client's oldest messages and tells it how many.
+//!
+//! Shutdown ([`RunningPipeline::shutdown`]): the stop token halts the collectors; their
+//! senders drop, the NLP stage drains and exits, the index writer sees its input close and
+//! makes a final commit, and only then does the dashboard stop. [`RunningPipeline::abort`]
+//! kills every task at once without a final commit, as a crash would: the index then holds
+//! what the last commit held, and the sources resume from the checkpoints in that commit.
+
+mod health;
+mod index_task;
+mod sources;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use dashboard::alerts::{AlertEngine, AlertLog};
+use dashboard::live::LiveEvent;
+use dashboard::state::AppState;
+use index::{PostWriter, Store};
+use nlp::{AnalysedPost, Analyzer, Outcome};
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+pub use health::PipelineStats;
+use index_task::AnalysedBatch;
+
+/// Batches from all collectors to the NLP stage.
+const COLLECTED_CAPACITY: usize = 64;
+/// Analysed batches from the NLP stage to the index writer.
+const ANALYSED_CAPACITY: usize = 64;
+/// Analysed posts from the NLP stage to the alert engine.
+const ALERT_INPUT_CAPACITY: usize = 64;
+/// Live events (posts, alerts) to every WebSocket client; a client further behind than
+/// this loses its oldest events and is told how many.
+const LIVE_CAPACITY: usize = 4096;
+/// The index commits at least this often while posts arrive.
+const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
+/// ... or as soon as this many operations are pending.
+const COMMIT_DOC_LIMIT: usize = 10_000;
+/// Retention is enforced this often.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// A pipeline whose tasks are running.
+pub struct RunningPipeline {
+    /// The address the dashboard listens on (useful with port 0).
+    pub address: SocketAddr,
+    pub stats: Arc<PipelineStats>,
+    stop_sources: CancellationToken,
+    stop_server: CancellationToken,
+    source_tasks: Vec<JoinHandle<()>>,
+    nlp_task: JoinHandle<()>,
+    alert_task: JoinHandle<()>,
+    index_task: JoinHandle<()>,
+    server_task: JoinHandle<()>,
+}
+
+/// Opens the data directory, builds every stage and starts them. Returns once the
+/// dashboard is listening.
+pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<RunningPipeline> {
+    let data_dir = &config.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let index_dir = data_dir.join("index");
+    let (writer, search) = tokio::task::spawn_blocking(move || PostWriter::open(&index_dir))
+        .await
+        .context("the index opening task failed")?
+        .with_context(|| format!("cannot open the index in {}", data_dir.display()))?;
+    let store_path = data_dir.join("state.redb");
+    let store = Store::open(&store_path)
+        .with_context(|| format!("cannot open the store {}", store_path.display()))?;
+
+    let analyzer = Arc::new(Analyzer::new(&config.nlp).context("cannot build the NLP stage")?);
+    let alert_log = Arc::new(AlertLog::open(store.clone()).context("cannot read the alert log")?);
+    let mut engine = AlertEngine::new(config.rules.clone(), config.teams.clone());
+    // Posts re-delivered after a restart must not raise the alerts they already raised.
+    let already_raised = alert_log.recent(None, dashboard::alerts::ALERT_LOG_CAPACITY);
+    engine.remember(already_raised.iter().map(|alert| alert.id.as_str()));
+    let (live, _) = broadcast::channel::<LiveEvent>(LIVE_CAPACITY);
+
+    let stats = Arc::new(PipelineStats::default());
+    let stop_sources = CancellationToken::new();
+    let stop_server = CancellationToken::new();
+
+    let (collected_tx, collected_rx) = mpsc::channel(COLLECTED_CAPACITY);
+    let (analysed_tx, analysed_rx) = mpsc::channel(ANALYSED_CAPACITY);
+    let (alert_tx, alert_rx) = mpsc::channel(ALERT_INPUT_CAPACITY);
+
+    let checkpoints = writer.committed_checkpoints().clone();
+    let source_tasks = sources::spawn_all(
+        &config.sources,
+        &checkpoints,
+        collected_tx,
+        &stop_sources,
+        &stats,
+    )?;
+    let nlp_task = tokio::spawn(run_nlp(
+        analyzer,
+        collected_rx,
+        analysed_tx,
+        alert_tx,
+        Arc::clone(&stats),
+    ));
+    let alert_task = tokio::spawn(run_alerts(
+        engine,
+        Arc::clone(&alert_log),
+        alert_rx,
+        live.clone(),
+        Arc::clone(&stats),
+    ));
+    let index_task = tokio::spawn(index_task::run(
+        writer,
+        analysed_rx,
+        index_task::Settings {
+            commit_interval: COMMIT_INTERVAL,
+            commit_doc_limit: COMMIT_DOC_LIMIT,
+            retention_interval: RETENTION_INTERVAL,
+            retention_days: config.retention_days,
+        },
+        Arc::clone(&stats),
+    ));
+
+    let axes = config
+        .nlp
+        .axes
+        .iter()
+        .map(|axis| {
+            let categories = axis.categories.iter().map(|category| category.name.clone());
+            (axis.name.clone(), categories.collect())
+        })
+        .collect();
+    let health_stats = Arc::clone(&stats);
+    let health_search = search.clone();
+    let state = AppState {
+        search,
+        live,
+        alerts: alert_log,
+        teams: Arc::new(config.teams.clone()),
+        axes: Arc::new(axes),
+        health: Arc::new(move || health_stats.snapshot(&health_search)),
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener.local_addr().context("cannot read the listening address")?;
+    let server_stop = stop_server.clone();
+    let server_task = tokio::spawn(async move {
+        if let Err(error) = dashboard::serve(listener, state, server_stop).await {
+            tracing::error!(error = %error, "dashboard server stopped");
+        }
+    });
+
+    Ok(RunningPipeline {
+        address,
+        stats,
+        stop_sources,
+        stop_server,
+        source_tasks,
+        nlp_task,
+        alert_task,
+        index_task,
+        server_task,
+    })
+}
+
+impl RunningPipeline {
+    /// Stops cleanly: collectors first, then every stage drains, the index makes a final
+    /// commit, and the dashboard stops last.
+    pub async fn shutdown(self) {
+        self.stop_sources.cancel();
+        for task in self.source_tasks {
+            let _ = task.await;
+        }
+        let _ = self.nlp_task.await;
+        let _ = self.alert_task.await;
+        let _ = self.index_task.await;
+        self.stop_server.cancel();
+        let _ = self.server_task.await;
+    }
+
+    /// Kills every task at once, without a final commit, as a crash would.
+    pub async fn abort(self) {
+        let tasks = self
+            .source_tasks
+            .into_iter()
+            .chain([self.nlp_task, self.alert_task, self.index_task, self.server_task]);
+        for task in tasks {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Whether every source has finished (a replay that does not loop) and the index has
+    /// committed everything it received.
+    pub fn is_drained(&self) -> bool {
+        self.source_tasks.iter().all(JoinHandle::is_finished)
+            && self.nlp_task.is_finished()
+            && self.index_task.is_finished()
+    }
+}
+
+/// The NLP stage: analyses each post of each batch, and hands the relevant ones on to the
+/// alert engine at once and to the index with the batch's checkpoint.
+async fn run_nlp(
+    analyzer: Arc<Analyzer>,
+    mut input: mpsc::Receiver<collector::Batch>,
+    to_index: mpsc::Sender<AnalysedBatch>,
+    to_alerts: mpsc::Sender<Arc<AnalysedPost>>,
+    stats: Arc<PipelineStats>,
+) {
+    while let Some(batch) = input.recv().await {
+        let worker_analyzer = Arc::clone(&analyzer);
+        let worker_stats = Arc::clone(&stats);
+        let analysed = tokio::task::spawn_blocking(move || {
+            analyse_batch(&worker_analyzer, batch, &worker_stats)
+        })
+        .await;
+        let analysed = match analysed {
+            Ok(analysed) => analysed,
+            Err(error) => {
+                tracing::error!(error = %error, "nlp worker failed; stopping the nlp stage");
+                return;
+            }
+        };
+        for post in &analysed.posts {
+            if to_alerts.send(Arc::clone(post)).await.is_err() {
+                tracing::warn!("alert engine stopped; alerts are no longer raised");
+                break;
+            }
+        }
+        if to_index.send(analysed).await.is_err() {
+            tracing::error!("index writer stopped; stopping the nlp stage");
+            return;
+        }
+    }
+}
+
+fn analyse_batch(analyzer: &Analyzer, batch: collector::Batch, stats: &PipelineStats) -> AnalysedBatch {
+    let mut posts = Vec::with_capacity(batch.posts.len());
+    let mut deletions = Vec::new();
+    for post in batch.posts {
+        PipelineStats::bump(&stats.nlp_received);
+        if post.change == collector::Change::Delete {
+            deletions.push(post.id);
+            continue;
+        }
+        match analyzer.analyse(post) {
+            Outcome::Relevant(analysed) => {
+                PipelineStats::bump(&stats.nlp_relevant);
+                posts.push(Arc::from(analysed));
+            }
+            Outcome::Dropped(reason) => stats.count_drop(reason),
+        }
+    }
+    AnalysedBatch { posts, deletions, checkpoint: batch.checkpoint }
+}
+
+/// The alert engine: evaluates each analysed post as it arrives, independently of index
+/// commits, records the alerts and pushes posts and alerts live.
+async fn run_alerts(
+    mut engine: AlertEngine,
+    log: Arc<AlertLog>,
+    mut input: mpsc::Receiver<Arc<AnalysedPost>>,
+    live: broadcast::Sender<LiveEvent>,
+    stats: Arc<PipelineStats>,
+) {
+    while let Some(post) = input.recv().await {
+        // A send error only means nobody is watching right now.
+        let _ = live.send(LiveEvent::post(&post));
+        for alert in engine.evaluate(&post, chrono::Utc::now()) {
+            PipelineStats::bump(&stats.alerts_raised);
+            let worker_log = Arc::clone(&log);
+            let to_record = alert.clone();
+            let recorded = tokio::task::spawn_blocking(move || worker_log.record(to_record)).await;
+            let failure = match recorded {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(error.to_string()),
+                Err(error) => Some(error.to_string()),
+            };
+            if let Some(error) = failure {
+                PipelineStats::bump(&stats.alert_log_errors);
+                tracing::error!(error = %error, alert = %alert.id, "cannot persist an alert");
+            }
+            let _ = live.send(LiveEvent::Alert(alert));
+        }
+    }
+}

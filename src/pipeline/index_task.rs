@@ -1,0 +1,166 @@
+//! The index stage task: owns the one [`PostWriter`], writes analysed batches, stages each
+//! batch's checkpoint after its posts, and commits on named triggers (a pending-operation
+//! limit, a timeout since the first uncommitted change, retention, the input closing).
+//!
+//! Writer calls are blocking; the task moves the writer to a blocking thread for each
+//! call and gets it back, so the async workers are never held.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use collector::{Checkpoint, PostId};
+use index::{CommitTrigger, PostWriter};
+use nlp::AnalysedPost;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::PipelineStats;
+
+/// What the NLP stage hands to the index: the relevant posts of one collected batch, the
+/// deletions it carried, and the checkpoint valid once they are stored.
+#[derive(Debug)]
+pub(crate) struct AnalysedBatch {
+    pub(crate) posts: Vec<Arc<AnalysedPost>>,
+    pub(crate) deletions: Vec<PostId>,
+    pub(crate) checkpoint: Checkpoint,
+}
+
+pub(crate) struct Settings {
+    pub(crate) commit_interval: Duration,
+    pub(crate) commit_doc_limit: usize,
+    pub(crate) retention_interval: Duration,
+    pub(crate) retention_days: u32,
+}
+
+/// Runs until the input closes, then makes a final commit.
+pub(crate) async fn run(
+    writer: PostWriter,
+    mut input: mpsc::Receiver<AnalysedBatch>,
+    settings: Settings,
+    stats: Arc<PipelineStats>,
+) {
+    let mut writer = Some(writer);
+    // When the oldest uncommitted change arrived; None when everything is committed.
+    let mut dirty_since: Option<Instant> = None;
+    let mut retention = tokio::time::interval(settings.retention_interval);
+    loop {
+        let commit_due = dirty_since.map(|since| since + settings.commit_interval);
+        tokio::select! {
+            received = input.recv() => {
+                let Some(batch) = received else { break };
+                let pending = with_writer(&mut writer, move |writer| write_batch(writer, batch)).await;
+                match pending {
+                    Some(Ok(outcome)) => {
+                        stats.record_write(outcome.added, outcome.deleted, outcome.failed);
+                        dirty_since.get_or_insert_with(Instant::now);
+                        if outcome.pending >= settings.commit_doc_limit {
+                            commit(&mut writer, CommitTrigger::DocLimit, &stats).await;
+                            dirty_since = None;
+                        }
+                    }
+                    Some(Err(())) | None => return,
+                }
+            }
+            _ = sleep_until_option(commit_due) => {
+                commit(&mut writer, CommitTrigger::Timeout, &stats).await;
+                dirty_since = None;
+            }
+            _ = retention.tick() => {
+                let days = settings.retention_days;
+                let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+                let result = with_writer(&mut writer, move |writer| writer.delete_older_than(cutoff)).await;
+                if let Some(Err(error)) = result {
+                    tracing::error!(error = %error, "retention failed");
+                }
+                commit(&mut writer, CommitTrigger::Retention, &stats).await;
+                dirty_since = None;
+            }
+        }
+    }
+    commit(&mut writer, CommitTrigger::InputClosed, &stats).await;
+}
+
+struct WriteOutcome {
+    added: u64,
+    deleted: u64,
+    failed: u64,
+    pending: usize,
+}
+
+/// Writes a batch's posts and deletions, then stages its checkpoint; the checkpoint is
+/// staged only when every post of the batch was written, so it never passes a lost post.
+fn write_batch(writer: &mut PostWriter, batch: AnalysedBatch) -> Result<WriteOutcome, ()> {
+    let mut outcome = WriteOutcome { added: 0, deleted: 0, failed: 0, pending: 0 };
+    for post in &batch.posts {
+        match writer.add(post) {
+            Ok(()) => outcome.added += 1,
+            Err(error) => {
+                outcome.failed += 1;
+                tracing::error!(error = %error, post = %post.post.id, "cannot index a post");
+            }
+        }
+    }
+    for id in &batch.deletions {
+        match writer.delete(id) {
+            Ok(()) => outcome.deleted += 1,
+            Err(error) => {
+                outcome.failed += 1;
+                tracing::error!(error = %error, post = %id, "cannot delete a post");
+            }
+        }
+    }
+    if outcome.failed == 0 {
+        writer.stage_checkpoint(batch.checkpoint);
+    } else {
+        tracing::warn!(
+            source = %batch.checkpoint.source,
+            failed = outcome.failed,
+            "checkpoint not advanced: some posts of the batch were not written"
+        );
+    }
+    outcome.pending = writer.pending();
+    Ok(outcome)
+}
+
+async fn commit(writer: &mut Option<PostWriter>, trigger: CommitTrigger, stats: &PipelineStats) {
+    let result = with_writer(writer, move |writer| writer.commit(trigger)).await;
+    match result {
+        Some(Ok(())) => stats.record_commit(),
+        Some(Err(error)) => {
+            PipelineStats::bump(&stats.index_errors);
+            tracing::error!(error = %error, trigger = ?trigger, "index commit failed");
+        }
+        None => {}
+    }
+}
+
+/// Runs `work` on a blocking thread with the writer, and puts the writer back. Returns
+/// None when the writer is gone (a previous blocking task panicked).
+async fn with_writer<T: Send + 'static>(
+    slot: &mut Option<PostWriter>,
+    work: impl FnOnce(&mut PostWriter) -> T + Send + 'static,
+) -> Option<T> {
+    let mut writer = slot.take()?;
+    let joined = tokio::task::spawn_blocking(move || {
+        let result = work(&mut writer);
+        (writer, result)
+    })
+    .await;
+    match joined {
+        Ok((writer, result)) => {
+            *slot = Some(writer);
+            Some(result)
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "index writer task failed; the index stage stops");
+            None
+        }
+    }
+}
+
+async fn sleep_until_option(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}

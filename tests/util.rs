@@ -1,0 +1,121 @@
+//! Helpers shared by the end-to-end tests: a test config on the fixtures, polling with
+//! generous deadlines, an HTTP getter and a WebSocket client that records what it receives.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::Value;
+
+/// The workspace root.
+pub(crate) fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Writes a config based on the sample, with the data directory in `dir`, a replay of the
+/// fixture files that does not loop, paced at `speedup`, and the dashboard on port 0.
+pub(crate) fn write_test_config(dir: &Path, speedup: &str) -> PathBuf {
+    let sample = std::fs::read_to_string(workspace_root().join("fixtures/veille.toml"))
+        .expect("the sample config is readable");
+    let posts_dir = workspace_root().join("fixtures/posts");
+    let data_dir = dir.join("data");
+    let mut text = String::new();
+    for line in sample.lines() {
+        let replaced = if line.starts_with("data-dir") {
+            format!("data-dir = {:?}", data_dir.display().to_string())
+        } else if line.starts_with("listen") {
+            "listen = \"127.0.0.1:0\"".to_string()
+        } else if line.starts_with("dir = ") {
+            format!("dir = {:?}", posts_dir.display().to_string())
+        } else if line.starts_with("speedup") {
+            format!("speedup = {speedup}")
+        } else if line.starts_with("loop") {
+            "loop = false".to_string()
+        } else {
+            line.to_string()
+        };
+        text.push_str(&replaced);
+        text.push('\n');
+    }
+    let path = dir.join("veille.toml");
+    std::fs::write(&path, text).expect("the test config is writable");
+    path
+}
+
+/// Polls `condition` every 50 ms until it holds; panics with `what` after `deadline`.
+pub(crate) async fn wait_until<F, Fut>(what: &str, deadline: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = tokio::time::Instant::now();
+    loop {
+        if condition().await {
+            return;
+        }
+        assert!(started.elapsed() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// GETs a JSON document from the dashboard.
+pub(crate) async fn get_json(address: std::net::SocketAddr, path_and_query: &str) -> Value {
+    let url = format!("http://{address}{path_and_query}");
+    let response = reqwest::get(&url).await.unwrap_or_else(|error| panic!("GET {url}: {error}"));
+    assert!(response.status().is_success(), "GET {url}: {}", response.status());
+    response.json().await.unwrap_or_else(|error| panic!("GET {url}: not JSON: {error}"))
+}
+
+/// A WebSocket client that records every JSON message it receives.
+pub(crate) struct LiveClient {
+    pub(crate) messages: Arc<Mutex<Vec<Value>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LiveClient {
+    pub(crate) async fn connect(address: std::net::SocketAddr, team: &str) -> LiveClient {
+        let url = format!("ws://{address}/ws?team={team}");
+        let (socket, _) = tokio_tungstenite::connect_async(&url)
+            .await
+            .unwrap_or_else(|error| panic!("connect {url}: {error}"));
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&messages);
+        let task = tokio::spawn(async move {
+            let (_write, mut read) = socket.split();
+            while let Some(Ok(message)) = read.next().await {
+                if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+                    let value: Value = serde_json::from_str(&text).expect("server sends JSON");
+                    sink.lock().expect("no poisoning").push(value);
+                }
+            }
+        });
+        LiveClient { messages, task }
+    }
+
+    /// Alerts received so far: alert id → team.
+    pub(crate) fn alerts(&self) -> BTreeMap<String, String> {
+        let messages = self.messages.lock().expect("no poisoning");
+        messages
+            .iter()
+            .filter(|message| message["type"] == "alert")
+            .map(|message| {
+                let id = message["id"].as_str().expect("alert id").to_string();
+                let team = message["team"].as_str().expect("alert team").to_string();
+                (id, team)
+            })
+            .collect()
+    }
+
+    pub(crate) fn count_of_type(&self, kind: &str) -> usize {
+        let messages = self.messages.lock().expect("no poisoning");
+        messages.iter().filter(|message| message["type"] == kind).count()
+    }
+}
+
+impl Drop for LiveClient {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
