@@ -109,7 +109,10 @@ pub fn load_str(text: &str, origin: &Origin) -> Result<Config, ConfigErrors> {
     let config = raw.and_then(|raw| validate(raw, origin, &mut problems));
     match config {
         Some(config) if problems.is_empty() => Ok(config),
-        _ => Err(ConfigErrors { origin: origin_name, problems }),
+        _ => Err(ConfigErrors {
+            origin: origin_name,
+            problems,
+        }),
     }
 }
 
@@ -165,16 +168,23 @@ fn check_unique<'a>(
         if name.trim().is_empty() {
             problems.push(format!("{section}[{position}].name: must not be empty"));
         } else if !seen.insert(name.to_lowercase()) {
-            problems.push(format!("{section}[{position}].name: `{name}` is defined twice"));
+            problems.push(format!(
+                "{section}[{position}].name: `{name}` is defined twice"
+            ));
         }
     }
 }
 
 fn validate_brands(raw: Vec<(usize, RawBrand)>, problems: &mut Vec<String>) -> Vec<Brand> {
     if raw.is_empty() {
-        problems.push("brands: at least one brand is needed (posts about no brand are dropped)".into());
+        problems
+            .push("brands: at least one brand is needed (posts about no brand are dropped)".into());
     }
-    check_unique("brands", raw.iter().map(|(at, brand)| (*at, brand.name.as_str())), problems);
+    check_unique(
+        "brands",
+        raw.iter().map(|(at, brand)| (*at, brand.name.as_str())),
+        problems,
+    );
     let mut brands = Vec::with_capacity(raw.len());
     for (position, brand) in raw {
         let path = format!("brands[{position}]");
@@ -224,7 +234,11 @@ fn check_terms(
 }
 
 fn validate_axes(raw: Vec<(usize, RawAxis)>, problems: &mut Vec<String>) -> Vec<Axis> {
-    check_unique("axes", raw.iter().map(|(at, axis)| (*at, axis.name.as_str())), problems);
+    check_unique(
+        "axes",
+        raw.iter().map(|(at, axis)| (*at, axis.name.as_str())),
+        problems,
+    );
     let mut axes = Vec::with_capacity(raw.len());
     for (position, axis) in raw {
         let path = format!("axes[{position}]");
@@ -242,10 +256,16 @@ fn validate_axes(raw: Vec<(usize, RawAxis)>, problems: &mut Vec<String>) -> Vec<
             ));
         }
         if axis.categories.is_empty() {
-            problems.push(format!("{path}.categories: axis `{}` has no category", axis.name));
+            problems.push(format!(
+                "{path}.categories: axis `{}` has no category",
+                axis.name
+            ));
         }
-        let category_names =
-            axis.categories.iter().enumerate().map(|(at, category)| (at, category.name.as_str()));
+        let category_names = axis
+            .categories
+            .iter()
+            .enumerate()
+            .map(|(at, category)| (at, category.name.as_str()));
         check_unique(&format!("{path}.categories"), category_names, problems);
         let mut categories = Vec::with_capacity(axis.categories.len());
         for (category_position, category) in axis.categories.into_iter().enumerate() {
@@ -262,22 +282,40 @@ fn validate_axes(raw: Vec<(usize, RawAxis)>, problems: &mut Vec<String>) -> Vec<
                     category.name
                 ));
             }
-            check_terms(&category_path, "keywords", &category.keywords, None, problems);
-            categories.push(Category { name: category.name, keywords: category.keywords });
+            check_terms(
+                &category_path,
+                "keywords",
+                &category.keywords,
+                None,
+                problems,
+            );
+            categories.push(Category {
+                name: category.name,
+                keywords: category.keywords,
+            });
         }
-        axes.push(Axis { name: axis.name, categories });
+        axes.push(Axis {
+            name: axis.name,
+            categories,
+        });
     }
     axes
 }
 
 fn is_identifier(name: &str) -> bool {
     !name.is_empty()
-        && name.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
         && name.chars().next().is_some_and(char::is_alphabetic)
 }
 
 fn validate_teams(raw: Vec<(usize, RawTeam)>, problems: &mut Vec<String>) -> Vec<Team> {
-    check_unique("teams", raw.iter().map(|(at, team)| (*at, team.name.as_str())), problems);
+    check_unique(
+        "teams",
+        raw.iter().map(|(at, team)| (*at, team.name.as_str())),
+        problems,
+    );
     let mut teams = Vec::with_capacity(raw.len());
     for (position, team) in raw {
         let role = match team.role.as_str() {
@@ -290,7 +328,11 @@ fn validate_teams(raw: Vec<(usize, RawTeam)>, problems: &mut Vec<String>) -> Vec
                 Role::Member
             }
         };
-        teams.push(Team { name: team.name, role, members: team.members });
+        teams.push(Team {
+            name: team.name,
+            role,
+            members: team.members,
+        });
     }
     teams
 }
@@ -301,9 +343,17 @@ fn validate_rules(
     teams: &[Team],
     problems: &mut Vec<String>,
 ) -> Vec<RoutingRule> {
-    check_unique("rules", raw.iter().map(|(at, rule)| (*at, rule.name.as_str())), problems);
+    check_unique(
+        "rules",
+        raw.iter().map(|(at, rule)| (*at, rule.name.as_str())),
+        problems,
+    );
     let fields = FieldSet::new(axes.iter().map(|axis| {
-        let categories = axis.categories.iter().map(|category| category.name.clone()).collect();
+        let categories = axis
+            .categories
+            .iter()
+            .map(|category| category.name.clone())
+            .collect();
         (axis.name.clone(), categories)
     }));
     let mut rules = Vec::with_capacity(raw.len());
@@ -329,17 +379,28 @@ fn validate_rules(
         let when = match routing::parse(&rule.when) {
             Ok(when) => {
                 for field_problem in when.check_fields(&fields) {
-                    problems.push(format!("{path}.when: rule `{}`: {field_problem}", rule.name));
+                    problems.push(format!(
+                        "{path}.when: rule `{}`: {field_problem}",
+                        rule.name
+                    ));
                 }
                 Some(when)
             }
             Err(error) => {
-                problems.push(format!("{path}.when: rule `{}` does not parse: {error}", rule.name));
+                problems.push(format!(
+                    "{path}.when: rule `{}` does not parse: {error}",
+                    rule.name
+                ));
                 None
             }
         };
         if let (Some(when), true) = (when, problems.len() == before) {
-            rules.push(RoutingRule { name: rule.name, when, team: rule.team, severity });
+            rules.push(RoutingRule {
+                name: rule.name,
+                when,
+                team: rule.team,
+                severity,
+            });
         }
     }
     rules

@@ -20,7 +20,10 @@ pub fn replay_files() -> Vec<ReplayFile> {
                 continue;
             };
             let name = file.path().to_string_lossy().replace('\\', "/");
-            files.push(ReplayFile { name, contents: contents.to_string() });
+            files.push(ReplayFile {
+                name,
+                contents: contents.to_string(),
+            });
         }
     }
     files.sort_by(|left, right| left.name.cmp(&right.name));
@@ -34,13 +37,25 @@ mod tests {
     #[test]
     fn embedded_fixtures_hold_x_and_feed_streams() {
         let files = replay_files();
-        assert!(files.iter().any(|file| file.name.starts_with("x/") && file.name.ends_with(".jsonl")));
-        assert!(files.iter().any(|file| file.name.starts_with("feed/") && file.name.ends_with(".xml")));
+        assert!(
+            files
+                .iter()
+                .any(|file| file.name.starts_with("x/") && file.name.ends_with(".jsonl"))
+        );
+        assert!(
+            files
+                .iter()
+                .any(|file| file.name.starts_with("feed/") && file.name.ends_with(".xml"))
+        );
     }
 
     #[test]
     fn sample_config_is_valid() {
         let config = crate::config::load_str(SAMPLE_CONFIG, &crate::config::Origin::Embedded);
-        assert!(config.is_ok(), "{}", config.err().map(|e| e.to_string()).unwrap_or_default());
+        assert!(
+            config.is_ok(),
+            "{}",
+            config.err().map(|e| e.to_string()).unwrap_or_default()
+        );
     }
 }

@@ -94,7 +94,10 @@ async fn demo(listen: SocketAddr) -> anyhow::Result<()> {
         .context("cannot create a temporary data directory")?;
     config.data_dir = data_dir.path().to_path_buf();
     println!("veille demo: replaying the built-in fixtures (brand: Lumio)");
-    println!("data directory: {} (removed on exit)", data_dir.path().display());
+    println!(
+        "data directory: {} (removed on exit)",
+        data_dir.path().display()
+    );
     serve_until_stopped(&config, listen).await
 }
 

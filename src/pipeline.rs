@@ -158,7 +158,9 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let address = listener.local_addr().context("cannot read the listening address")?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
     let server_stop = stop_server.clone();
     let server_task = tokio::spawn(async move {
         if let Err(error) = dashboard::serve(listener, state, server_stop).await {
@@ -196,10 +198,12 @@ impl RunningPipeline {
 
     /// Kills every task at once, without a final commit, as a crash would.
     pub async fn abort(self) {
-        let tasks = self
-            .source_tasks
-            .into_iter()
-            .chain([self.nlp_task, self.alert_task, self.index_task, self.server_task]);
+        let tasks = self.source_tasks.into_iter().chain([
+            self.nlp_task,
+            self.alert_task,
+            self.index_task,
+            self.server_task,
+        ]);
         for task in tasks {
             task.abort();
             let _ = task.await;
@@ -251,7 +255,11 @@ async fn run_nlp(
     }
 }
 
-fn analyse_batch(analyzer: &Analyzer, batch: collector::Batch, stats: &PipelineStats) -> AnalysedBatch {
+fn analyse_batch(
+    analyzer: &Analyzer,
+    batch: collector::Batch,
+    stats: &PipelineStats,
+) -> AnalysedBatch {
     let mut posts = Vec::with_capacity(batch.posts.len());
     let mut deletions = Vec::new();
     for post in batch.posts {
@@ -268,7 +276,11 @@ fn analyse_batch(analyzer: &Analyzer, batch: collector::Batch, stats: &PipelineS
             Outcome::Dropped(reason) => stats.count_drop(reason),
         }
     }
-    AnalysedBatch { posts, deletions, checkpoint: batch.checkpoint }
+    AnalysedBatch {
+        posts,
+        deletions,
+        checkpoint: batch.checkpoint,
+    }
 }
 
 /// The alert engine: evaluates each analysed post as it arrives, independently of index

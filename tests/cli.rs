@@ -17,8 +17,15 @@ fn check_accepts_the_sample_config() {
         .output()
         .expect("veille runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("ok (1 brands, 2 axes, 3 teams, 4 rules, 1 sources)"), "{stdout}");
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("ok (1 brands, 2 axes, 3 teams, 4 rules, 1 sources)"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -27,16 +34,31 @@ fn check_and_run_list_every_problem_of_a_bad_config() {
     let path = dir.path().join("bad.toml");
     let sample = std::fs::read_to_string(workspace_root().join("fixtures/veille.toml"))
         .expect("sample readable")
-        .replace("retention-days = 90", "retention-days = 90\nretention-dais = 3")
+        .replace(
+            "retention-days = 90",
+            "retention-days = 90\nretention-dais = 3",
+        )
         .replace("sentiment = positive\"", "sentiment = positive and\"")
         .replace("dir = \"posts\"", "dir = \"no-such-folder\"");
     std::fs::write(&path, sample).expect("bad config written");
     for command in ["check", "run"] {
-        let output = veille().args([command, "--config"]).arg(&path).output().expect("veille runs");
+        let output = veille()
+            .args([command, "--config"])
+            .arg(&path)
+            .output()
+            .expect("veille runs");
         assert!(!output.status.success(), "{command} accepted a bad config");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        for fragment in ["3 problems", "retention-dais", "rules[2].when: rule `fans`", "sources[0].dir"] {
-            assert!(stderr.contains(fragment), "{command}: missing `{fragment}` in {stderr}");
+        for fragment in [
+            "3 problems",
+            "retention-dais",
+            "rules[2].when: rule `fans`",
+            "sources[0].dir",
+        ] {
+            assert!(
+                stderr.contains(fragment),
+                "{command}: missing `{fragment}` in {stderr}"
+            );
         }
     }
 }

@@ -27,19 +27,31 @@ struct Expected {
 
 async fn expected_outcome(config: &Config) -> Expected {
     let files = load_dir(&workspace_root().join("fixtures/posts")).expect("fixtures are readable");
-    let replay_config =
-        ReplayConfig { name: "expected".into(), files, speedup: None, loop_forever: false, batch_size: 1000 };
+    let replay_config = ReplayConfig {
+        name: "expected".into(),
+        files,
+        speedup: None,
+        loop_forever: false,
+        batch_size: 1000,
+    };
     let mut replay =
         Replay::new(replay_config, None, Arc::new(SourceStats::default())).expect("replay builds");
     let analyzer = Analyzer::new(&config.nlp).expect("analyzer builds");
     let mut engine = AlertEngine::new(config.rules.clone(), config.teams.clone());
-    let mut expected = Expected { post_ids: BTreeSet::new(), alerts_by_team: BTreeMap::new() };
+    let mut expected = Expected {
+        post_ids: BTreeSet::new(),
+        alerts_by_team: BTreeMap::new(),
+    };
     while let Some(batch) = replay.next_batch().await.expect("fixtures replay") {
         for post in batch.posts {
             if let Outcome::Relevant(analysed) = analyzer.analyse(post) {
                 expected.post_ids.insert(analysed.post.id.to_string());
                 for alert in engine.evaluate(&analysed, chrono::Utc::now()) {
-                    expected.alerts_by_team.entry(alert.team.clone()).or_default().insert(alert.id);
+                    expected
+                        .alerts_by_team
+                        .entry(alert.team.clone())
+                        .or_default()
+                        .insert(alert.id);
                 }
             }
         }
@@ -49,7 +61,9 @@ async fn expected_outcome(config: &Config) -> Expected {
 
 async fn searchable(running: &RunningPipeline) -> u64 {
     let health = get_json(running.address, "/api/health").await;
-    health["stages"]["index"]["searchable"].as_u64().unwrap_or(0)
+    health["stages"]["index"]["searchable"]
+        .as_u64()
+        .unwrap_or(0)
 }
 
 async fn start(config: &Config) -> RunningPipeline {
@@ -74,21 +88,43 @@ async fn fixtures_travel_the_whole_way_and_survive_an_abrupt_kill() {
     let config_path = write_test_config(dir.path(), "400.0");
     let config = config::load_file(&config_path).unwrap_or_else(|errors| panic!("{errors}"));
     let expected = expected_outcome(&config).await;
-    assert!(expected.post_ids.len() >= 20, "fixtures hold too few relevant posts");
+    assert!(
+        expected.post_ids.len() >= 20,
+        "fixtures hold too few relevant posts"
+    );
     let service = "customer-service";
     let marketing = "marketing";
-    assert!(!expected.alerts_by_team.get(service).is_none_or(BTreeSet::is_empty));
-    assert!(!expected.alerts_by_team.get(marketing).is_none_or(BTreeSet::is_empty));
+    assert!(
+        !expected
+            .alerts_by_team
+            .get(service)
+            .is_none_or(BTreeSet::is_empty)
+    );
+    assert!(
+        !expected
+            .alerts_by_team
+            .get(marketing)
+            .is_none_or(BTreeSet::is_empty)
+    );
 
     // First run: killed abruptly once some posts are committed, before the end.
     let first = start(&config).await;
     let first_service_client = LiveClient::connect(first.address, service).await;
-    wait_until("some committed posts", DEADLINE, || async { searchable(&first).await >= 3 }).await;
-    assert!(!first.stats.sources_done(), "the replay ended before the kill: slow it down");
+    wait_until("some committed posts", DEADLINE, || async {
+        searchable(&first).await >= 3
+    })
+    .await;
+    assert!(
+        !first.stats.sources_done(),
+        "the replay ended before the kill: slow it down"
+    );
     let committed_before_kill = searchable(&first).await;
     first.abort().await;
     for (id, team) in first_service_client.alerts() {
-        assert_eq!(team, service, "alert {id} of team {team} reached a {service} client");
+        assert_eq!(
+            team, service,
+            "alert {id} of team {team} reached a {service} client"
+        );
     }
     drop(first_service_client);
 
@@ -96,9 +132,17 @@ async fn fixtures_travel_the_whole_way_and_survive_an_abrupt_kill() {
     let second = start(&config).await;
     let service_client = LiveClient::connect(second.address, service).await;
     let marketing_client = LiveClient::connect(second.address, marketing).await;
-    wait_until("the replay to finish and be committed", DEADLINE, || async { second.is_drained() }).await;
+    wait_until(
+        "the replay to finish and be committed",
+        DEADLINE,
+        || async { second.is_drained() },
+    )
+    .await;
     let total = expected.post_ids.len() as u64;
-    wait_until("every post searchable", DEADLINE, || async { searchable(&second).await == total }).await;
+    wait_until("every post searchable", DEADLINE, || async {
+        searchable(&second).await == total
+    })
+    .await;
     assert!(committed_before_kill < total);
 
     // Exactly once: every expected id, no other, no duplicate.
@@ -106,10 +150,15 @@ async fn fixtures_travel_the_whole_way_and_survive_an_abrupt_kill() {
     assert_eq!(everything["total"].as_u64(), Some(total));
     let mut seen = BTreeMap::<String, usize>::new();
     for hit in everything["hits"].as_array().expect("hits") {
-        *seen.entry(hit["id"].as_str().expect("hit id").to_string()).or_default() += 1;
+        *seen
+            .entry(hit["id"].as_str().expect("hit id").to_string())
+            .or_default() += 1;
     }
     let duplicates: Vec<_> = seen.iter().filter(|(_, count)| **count > 1).collect();
-    assert!(duplicates.is_empty(), "stored more than once: {duplicates:?}");
+    assert!(
+        duplicates.is_empty(),
+        "stored more than once: {duplicates:?}"
+    );
     let seen_ids: BTreeSet<String> = seen.into_keys().collect();
     assert_eq!(seen_ids, expected.post_ids);
 
@@ -123,22 +172,43 @@ async fn fixtures_travel_the_whole_way_and_survive_an_abrupt_kill() {
         .await;
         let received = client.alerts();
         for (id, alert_team) in &received {
-            assert_eq!(alert_team, team, "alert {id} of team {alert_team} reached a {team} client");
+            assert_eq!(
+                alert_team, team,
+                "alert {id} of team {alert_team} reached a {team} client"
+            );
         }
         let received_ids: BTreeSet<String> = received.into_keys().collect();
-        assert_eq!(&received_ids, wanted, "alerts received by the {team} client");
+        assert_eq!(
+            &received_ids, wanted,
+            "alerts received by the {team} client"
+        );
     }
-    assert!(service_client.count_of_type("post") > 0, "live posts are pushed too");
+    assert!(
+        service_client.count_of_type("post") > 0,
+        "live posts are pushed too"
+    );
 
     // A known post, by a word of its text and by its category facet.
     let by_word = get_json(second.address, "/api/search?q=zanzibarquux").await;
     assert_eq!(by_word["total"].as_u64(), Some(1), "{by_word}");
-    let known_id = by_word["hits"][0]["id"].as_str().expect("hit id").to_string();
+    let known_id = by_word["hits"][0]["id"]
+        .as_str()
+        .expect("hit id")
+        .to_string();
     let topics = by_word["hits"][0]["post"]["analysis"]["categories"]["topic"].clone();
-    assert!(topics.as_array().is_some_and(|topics| topics.iter().any(|t| t == "outage")), "{topics}");
+    assert!(
+        topics
+            .as_array()
+            .is_some_and(|topics| topics.iter().any(|t| t == "outage")),
+        "{topics}"
+    );
     let by_category = get_json(second.address, "/api/search?topic=outage&limit=1000").await;
-    let outage_ids: Vec<&str> =
-        by_category["hits"].as_array().expect("hits").iter().filter_map(|hit| hit["id"].as_str()).collect();
+    let outage_ids: Vec<&str> = by_category["hits"]
+        .as_array()
+        .expect("hits")
+        .iter()
+        .filter_map(|hit| hit["id"].as_str())
+        .collect();
     assert!(outage_ids.contains(&known_id.as_str()));
     let outage_facet = by_category["facets"]["topic"]
         .as_array()

@@ -63,9 +63,18 @@ where
 /// GETs a JSON document from the dashboard.
 pub(crate) async fn get_json(address: std::net::SocketAddr, path_and_query: &str) -> Value {
     let url = format!("http://{address}{path_and_query}");
-    let response = reqwest::get(&url).await.unwrap_or_else(|error| panic!("GET {url}: {error}"));
-    assert!(response.status().is_success(), "GET {url}: {}", response.status());
-    response.json().await.unwrap_or_else(|error| panic!("GET {url}: not JSON: {error}"))
+    let response = reqwest::get(&url)
+        .await
+        .unwrap_or_else(|error| panic!("GET {url}: {error}"));
+    assert!(
+        response.status().is_success(),
+        "GET {url}: {}",
+        response.status()
+    );
+    response
+        .json()
+        .await
+        .unwrap_or_else(|error| panic!("GET {url}: not JSON: {error}"))
 }
 
 /// A WebSocket client that records every JSON message it receives.
@@ -110,7 +119,10 @@ impl LiveClient {
 
     pub(crate) fn count_of_type(&self, kind: &str) -> usize {
         let messages = self.messages.lock().expect("no poisoning");
-        messages.iter().filter(|message| message["type"] == kind).count()
+        messages
+            .iter()
+            .filter(|message| message["type"] == kind)
+            .count()
     }
 }
 

@@ -370,7 +370,16 @@ pub(crate) async fn websocket(
     Ok(upgrade.on_upgrade(move |socket| async move {
         let (sink, incoming) = socket.split();
         let shutdown = hub.shutdown.clone();
-        run_socket(sink, incoming, events, subscription, backlog, &hub.stats, shutdown).await;
+        run_socket(
+            sink,
+            incoming,
+            events,
+            subscription,
+            backlog,
+            &hub.stats,
+            shutdown,
+        )
+        .await;
     }))
 }
 

@@ -345,7 +345,7 @@ async fn serves_websockets_until_shutdown() {
     let live = fixture.state.live.clone();
     let server = tokio::spawn(serve(listener, fixture.state.clone(), shutdown.clone()));
 
-    let url = format!("ws://{address}/ws?team=care");
+    let url = format!("ws://{address}/ws?team=care&backlog=0");
     let (mut socket, _) = tokio_tungstenite::connect_async(url)
         .await
         .expect("websocket connects");

@@ -48,6 +48,8 @@ impl Analyzer {
             }
             (Err(error), _) | (_, Err(error)) => return Err(error),
         };
+        let prefixes = relevance.alias_prefixes().map(str::to_owned);
+        let tokenizer = tokenizer.with_hashtag_prefixes(prefixes.collect::<Vec<_>>());
         Ok(Analyzer {
             tokenizer,
             languages: LanguageDetector::new(),
@@ -228,6 +230,15 @@ mod tests {
         assert_eq!(analysis.categories["topic"], ["outage", "cancellation"]);
         assert_eq!(analysis.categories["product"], ["fibre"]);
         assert_eq!(analysis.sentiment.label, SentimentLabel::Negative);
+    }
+
+    #[test]
+    fn brand_names_are_split_off_hashtags_and_possessives() {
+        let analysis = analyse("Back on my 5G line. Not naming names #lumiofail", None).unwrap();
+        assert_eq!(analysis.sentiment.label, SentimentLabel::Negative);
+        let analysis = analyse("Lumio's outage this morning", None).unwrap();
+        assert_eq!(analysis.brands[0].matched, "lumio");
+        assert_eq!(analysis.categories["topic"], ["outage"]);
     }
 
     #[test]

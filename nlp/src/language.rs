@@ -13,6 +13,8 @@
 //! Promises: never panics; answers `und` when the text is too short or the signals are weak
 //! or disagree, rather than guessing.
 
+use std::collections::HashMap;
+
 use whatlang::{Detector, Lang};
 
 use crate::tokens::{Token, TokenKind};
@@ -109,6 +111,8 @@ const FUNCTION_WORDS: [(&str, &[&str]); 7] = [
 pub struct LanguageDetector {
     any_language: Detector,
     allowlisted: Detector,
+    /// Function word → bit set of the [`FUNCTION_WORDS`] languages it belongs to.
+    function_words: HashMap<&'static str, u8>,
 }
 
 impl std::fmt::Debug for LanguageDetector {
@@ -125,9 +129,16 @@ impl Default for LanguageDetector {
 
 impl LanguageDetector {
     pub fn new() -> LanguageDetector {
+        let mut function_words: HashMap<&'static str, u8> = HashMap::new();
+        for (index, (_, words)) in FUNCTION_WORDS.iter().enumerate() {
+            for word in *words {
+                *function_words.entry(word).or_default() |= 1 << index;
+            }
+        }
         LanguageDetector {
             any_language: Detector::new(),
             allowlisted: Detector::with_allowlist(ALLOWLIST.to_vec()),
+            function_words,
         }
     }
 
@@ -151,8 +162,9 @@ impl LanguageDetector {
                 text.push(' ');
             }
             text.push_str(&token.text);
-            for (vote, (_, words)) in votes.iter_mut().zip(FUNCTION_WORDS) {
-                if words.contains(&token.folded.as_str()) {
+            let languages = self.function_words.get(token.folded.as_str()).copied();
+            for (index, vote) in votes.iter_mut().enumerate() {
+                if languages.is_some_and(|bits| bits & (1 << index) != 0) {
                     *vote += 1;
                 }
             }

@@ -8,6 +8,15 @@
 //!
 //! Every step is a plain synchronous function of the post and the [`Analyzer`] built once
 //! from configuration: no I/O, no async, so any number of workers can share the work.
+//!
+//! Steps, in the order [`Analyzer::analyse`] runs them:
+//! * [`tokens`]: normalisation and tokens (words, hashtags and their camel-case parts,
+//!   handles, URLs, emoji), folded (no accents) and later stemmed;
+//! * [`relevance`]: which brands the post is about (aliases, handles, hashtags,
+//!   exclusions); a post about none is dropped here, before any further work;
+//! * [`language`]: the claimed language, else a detected one, or `und`;
+//! * [`classify`]: categories on every configured axis, from stemmed keywords;
+//! * [`sentiment`]: the v0 lexicon scorer, behind [`sentiment::score`].
 
 pub mod analysis;
 pub mod analyzer;

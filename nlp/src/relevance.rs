@@ -73,6 +73,8 @@ pub struct RelevanceMatcher {
     /// Aliases and exclusions without spaces, for hashtag prefixes.
     compact: AhoCorasick,
     compact_phrases: Vec<Phrase>,
+    /// Aliases without spaces (`lumiofibre`), for [`Tokenizer::with_hashtag_prefixes`].
+    compact_aliases: Vec<String>,
     /// Folded handles and hashtags (with `@`/`#`) → (brand, configured term).
     tags: HashMap<String, Vec<(usize, String)>>,
 }
@@ -83,6 +85,7 @@ impl RelevanceMatcher {
         let mut phrases = PhraseSetBuilder::default();
         let mut compact_patterns = Vec::new();
         let mut compact_phrases = Vec::new();
+        let mut compact_aliases = Vec::new();
         let mut tags: HashMap<String, Vec<(usize, String)>> = HashMap::new();
         let mut terms = Vec::with_capacity(brands.len());
         for (brand_index, brand) in brands.iter().enumerate() {
@@ -101,6 +104,7 @@ impl RelevanceMatcher {
                     continue;
                 }
                 compact_patterns.push(keys.concat());
+                compact_aliases.push(keys.concat());
                 compact_phrases.push(phrase);
                 alias_keys.push(keys);
             }
@@ -165,8 +169,15 @@ impl RelevanceMatcher {
             phrases: phrases.build("brand alias")?,
             compact,
             compact_phrases,
+            compact_aliases,
             tags,
         })
+    }
+
+    /// Every alias without its spaces (`lumio`, `lumiotelecom`): hashtag prefixes worth
+    /// splitting off (see [`Tokenizer::with_hashtag_prefixes`]).
+    pub fn alias_prefixes(&self) -> impl Iterator<Item = &str> {
+        self.compact_aliases.iter().map(String::as_str)
     }
 
     /// The brands `tokens` are about; empty when none.

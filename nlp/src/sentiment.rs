@@ -47,7 +47,8 @@ const AFTER_CONTRAST: f32 = 1.5;
 /// The larger, the slower the total approaches ±1.
 const NORMALIZATION_ALPHA: f32 = 15.0;
 
-/// Scores stemmed `tokens` of a post written in `language` (ISO 639-1 or `und`).
+/// Scores the `tokens` of a post written in `language` (ISO 639-1 or `und`), stemmed with
+/// [`crate::tokens::stem_algorithm`]`(language)` as the analyzer does.
 pub fn score(tokens: &[Token], language: &str) -> Sentiment {
     let lexicon = lexicon::for_language(language);
     let items: Vec<&Token> = tokens

@@ -20,7 +20,7 @@
 use std::ops::Range;
 
 use rust_stemmers::{Algorithm, Stemmer};
-use tokenizers::normalizers::{Lowercase, NFD, NFKC, Nmt, Replace, Sequence, StripAccents};
+use tokenizers::normalizers::{Lowercase, NFKC, Nmt, Replace, Sequence};
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::{
     NormalizedString, Normalizer, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer,
@@ -28,6 +28,11 @@ use tokenizers::{
 };
 
 use crate::error::NlpError;
+
+mod chars;
+
+use chars::{collapse_elongation, emoji_key, hashtag_parts, is_emoticon};
+pub use chars::{fold, is_emoji};
 
 /// The pre-tokenizer pattern, tried left to right at each position (run on normalised,
 /// lowercased text). Whatever it does not match (white space) is dropped.
@@ -49,6 +54,14 @@ const ELISIONS: [&str; 13] = [
     "c'", "d'", "j'", "l'", "m'", "n'", "s'", "t'", "qu'", "jusqu'", "lorsqu'", "puisqu'",
     "quoiqu'",
 ];
+
+/// Shorter hashtag prefixes are ignored, and so are shorter remainders.
+const MIN_HASHTAG_PREFIX: usize = 3;
+const MIN_HASHTAG_REMAINDER: usize = 2;
+
+fn is_apostrophe(c: char) -> bool {
+    matches!(c, '\'' | '\u{2019}' | '\u{FF07}')
+}
 
 /// Characters trimmed from the end of a URL (sentence punctuation glued to it).
 const URL_TRAILING: &[char] = &['.', ',', ';', ':', '!', '?', ')', ']', '}', '"', '\'', '»'];
@@ -120,15 +133,12 @@ pub fn stem_word(stemmer: &Stemmer, folded: &str) -> String {
 }
 
 /// Normaliser and pre-tokenizer, built once and shared (`Send + Sync`).
+#[derive(Debug)]
 pub struct Tokenizer {
     normalizer: Sequence,
     pre_tokenizer: Split,
-}
-
-impl std::fmt::Debug for Tokenizer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tokenizer").finish_non_exhaustive()
-    }
+    /// Known words a lowercase hashtag part may start with, longest first.
+    hashtag_prefixes: Vec<String>,
 }
 
 impl Tokenizer {
@@ -154,15 +164,42 @@ impl Tokenizer {
         Ok(Tokenizer {
             normalizer,
             pre_tokenizer,
+            hashtag_prefixes: Vec::new(),
         })
+    }
+
+    /// Also splits hashtag parts that start with one of `prefixes` (lowercase ASCII words
+    /// such as brand names): with `lumio`, `#lumiofail` has the parts `lumio`, `fail`.
+    pub fn with_hashtag_prefixes(
+        mut self,
+        prefixes: impl IntoIterator<Item = String>,
+    ) -> Tokenizer {
+        let usable = |prefix: &String| {
+            prefix.len() >= MIN_HASHTAG_PREFIX && prefix.bytes().all(|b| b.is_ascii_alphanumeric())
+        };
+        self.hashtag_prefixes = prefixes.into_iter().filter(usable).collect();
+        self.hashtag_prefixes
+            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        self.hashtag_prefixes.dedup();
+        self
     }
 
     /// Splits `text` into tokens whose `stem` is still the folded text (see [`stem_tokens`]).
     pub fn tokenize(&self, text: &str) -> Vec<Token> {
         let mut tokens = Vec::new();
         let mut pre_tokenized = PreTokenizedString::from(text);
+        // On printable ASCII, Nmt, NFKC and the apostrophe rule change nothing.
+        let printable_ascii = text
+            .bytes()
+            .all(|byte| byte.is_ascii_graphic() || byte.is_ascii_whitespace());
         let prepared = pre_tokenized
-            .normalize(|normalized| self.normalizer.normalize(normalized))
+            .normalize(|normalized| {
+                if printable_ascii {
+                    Lowercase.normalize(normalized)
+                } else {
+                    self.normalizer.normalize(normalized)
+                }
+            })
             .and_then(|()| self.pre_tokenizer.pre_tokenize(&mut pre_tokenized));
         if let Err(error) = prepared {
             tracing::debug!(%error, "text could not be tokenized");
@@ -244,8 +281,9 @@ impl Tokenizer {
         }
     }
 
-    /// Pushes a word, or an elided clitic and its word (`l'internet`). `original` is the
-    /// text of `span` before normalisation.
+    /// Pushes a word, after splitting off French elisions (`l'internet` → `l'`, `internet`)
+    /// and the English `'s` (`lumio's` → `lumio`, `'s`). `original` is the text of `span`
+    /// before normalisation.
     fn push_word(
         &self,
         tokens: &mut Vec<Token>,
@@ -254,20 +292,32 @@ impl Tokenizer {
         span: Range<usize>,
         in_hashtag: bool,
     ) {
-        let elision = ELISIONS
+        let (mut word, mut original, mut start) = (word, original, span.start);
+        while let Some(elision) = ELISIONS
             .iter()
-            .find(|elision| word.len() > elision.len() && word.starts_with(**elision));
-        let apostrophe_end = original
+            .find(|elision| word.len() > elision.len() && word.starts_with(**elision))
+        {
+            let Some((at, apostrophe)) = original.char_indices().find(|&(_, c)| is_apostrophe(c))
+            else {
+                break;
+            };
+            let split_at = at + apostrophe.len_utf8();
+            tokens.push(self.word_token(elision, start..start + split_at, in_hashtag));
+            word = &word[elision.len()..];
+            original = original.get(split_at..).unwrap_or(word);
+            start += split_at;
+        }
+        let possessive = word.strip_suffix("'s").filter(|owner| !owner.is_empty());
+        let apostrophe = original
             .char_indices()
-            .find(|&(_, c)| matches!(c, '\'' | '\u{2019}' | '\u{FF07}'))
-            .map(|(at, c)| span.start + at + c.len_utf8());
-        match (elision, apostrophe_end) {
-            (Some(elision), Some(split_at)) => {
-                tokens.push(self.word_token(elision, span.start..split_at, in_hashtag));
-                let rest = &word[elision.len()..];
-                tokens.push(self.word_token(rest, split_at..span.end, in_hashtag));
+            .rev()
+            .find(|&(_, c)| is_apostrophe(c));
+        match (possessive, apostrophe) {
+            (Some(owner), Some((at, _))) => {
+                tokens.push(self.word_token(owner, start..start + at, in_hashtag));
+                tokens.push(self.word_token("'s", start + at..span.end, in_hashtag));
             }
-            _ => tokens.push(self.word_token(word, span, in_hashtag)),
+            _ => tokens.push(self.word_token(word, start..span.end, in_hashtag)),
         }
     }
 
@@ -288,22 +338,31 @@ impl Tokenizer {
         token
     }
 
-    /// Pushes the parts of a hashtag body, split on the original (cased) text.
+    /// Pushes the parts of a hashtag body, split on the original (cased) text, then after
+    /// a known prefix.
     fn push_hashtag_parts(&self, tokens: &mut Vec<Token>, body: &str, body_start: usize) {
         for part in hashtag_parts(body) {
             let original = &body[part.clone()];
             let span = body_start + part.start..body_start + part.end;
-            let normalized = if original.bytes().all(|byte| byte.is_ascii_graphic()) {
-                original.to_ascii_lowercase()
-            } else {
-                let mut normalized = NormalizedString::from(original);
-                if self.normalizer.normalize(&mut normalized).is_err() {
-                    continue;
+            if original.bytes().all(|byte| byte.is_ascii_alphanumeric()) {
+                let lowercase = original.to_ascii_lowercase();
+                let prefix = self.hashtag_prefixes.iter().find(|prefix| {
+                    lowercase.len() >= prefix.len() + MIN_HASHTAG_REMAINDER
+                        && lowercase.starts_with(prefix.as_str())
+                });
+                if let Some(prefix) = prefix {
+                    let split_at = span.start + prefix.len();
+                    tokens.push(self.word_token(prefix, span.start..split_at, true));
+                    let rest = &lowercase[prefix.len()..];
+                    tokens.push(self.word_token(rest, split_at..span.end, true));
+                } else {
+                    tokens.push(self.word_token(&lowercase, span, true));
                 }
-                normalized.get().to_owned()
-            };
-            if !normalized.is_empty() {
-                self.push_word(tokens, &normalized, original, span, true);
+                continue;
+            }
+            let mut normalized = NormalizedString::from(original);
+            if self.normalizer.normalize(&mut normalized).is_ok() && !normalized.is_empty() {
+                self.push_word(tokens, normalized.get(), original, span, true);
             }
         }
     }
@@ -312,36 +371,6 @@ impl Tokenizer {
     pub fn fold(&self, text: &str) -> String {
         fold(text)
     }
-}
-
-/// Removes accents (`é` → `e`, `œ` → `oe`) with the NFD and StripAccents normalizers;
-/// ASCII text is returned as is.
-pub fn fold(text: &str) -> String {
-    if text.is_ascii() {
-        return text.to_owned();
-    }
-    let mut normalized = NormalizedString::from(text);
-    let stripped = NFD
-        .normalize(&mut normalized)
-        .and_then(|()| StripAccents.normalize(&mut normalized))
-        .and_then(|()| NFKC.normalize(&mut normalized));
-    let stripped = match stripped {
-        Ok(()) => normalized.get(),
-        Err(_) => text,
-    };
-    let mut folded = String::with_capacity(stripped.len());
-    for c in stripped.chars() {
-        match c {
-            'œ' => folded.push_str("oe"),
-            'æ' => folded.push_str("ae"),
-            'ß' => folded.push_str("ss"),
-            'ø' => folded.push('o'),
-            'ł' => folded.push('l'),
-            'đ' => folded.push('d'),
-            _ => folded.push(c),
-        }
-    }
-    folded
 }
 
 impl Token {
@@ -356,11 +385,6 @@ impl Token {
             elongated: false,
         }
     }
-
-    /// A word the author wrote (not a hashtag part).
-    pub fn is_word(&self) -> bool {
-        self.kind == TokenKind::Word
-    }
 }
 
 fn plain_token(text: String, kind: TokenKind, span: Range<usize>) -> Token {
@@ -368,298 +392,5 @@ fn plain_token(text: String, kind: TokenKind, span: Range<usize>) -> Token {
     Token::new(text, folded, kind, span)
 }
 
-/// Collapses runs of three or more identical letters to one (`soooo` → `so`).
-fn collapse_elongation(word: &str) -> (std::borrow::Cow<'_, str>, bool) {
-    let mut previous = None;
-    let mut run = 0;
-    let mut elongated = false;
-    for c in word.chars() {
-        run = if Some(c) == previous { run + 1 } else { 1 };
-        previous = Some(c);
-        if run >= 3 && c.is_alphabetic() {
-            elongated = true;
-            break;
-        }
-    }
-    if !elongated {
-        return (std::borrow::Cow::Borrowed(word), false);
-    }
-    let chars: Vec<char> = word.chars().collect();
-    let mut collapsed = String::with_capacity(word.len());
-    let mut index = 0;
-    while index < chars.len() {
-        let c = chars[index];
-        let mut run_end = index + 1;
-        while run_end < chars.len() && chars[run_end] == c {
-            run_end += 1;
-        }
-        let run_length = run_end - index;
-        let keep = if run_length >= 3 && c.is_alphabetic() {
-            1
-        } else {
-            run_length
-        };
-        collapsed.extend(std::iter::repeat_n(c, keep));
-        index = run_end;
-    }
-    (std::borrow::Cow::Owned(collapsed), true)
-}
-
-/// Byte ranges of the parts of a hashtag body: split at `_`, at lower→upper case changes,
-/// at letter↔digit changes, and before the last capital of an acronym (`HTTPServer`).
-fn hashtag_parts(body: &str) -> Vec<Range<usize>> {
-    let chars: Vec<(usize, char)> = body.char_indices().collect();
-    let mut parts = Vec::new();
-    let mut part_start: Option<usize> = None;
-    for (position, &(offset, c)) in chars.iter().enumerate() {
-        if c == '_' || !(c.is_alphanumeric() || is_mark(c)) {
-            if let Some(start) = part_start.take() {
-                parts.push(start..offset);
-            }
-            continue;
-        }
-        let Some(start) = part_start else {
-            part_start = Some(offset);
-            continue;
-        };
-        let previous = chars[position - 1].1;
-        let next = chars.get(position + 1).map(|&(_, next)| next);
-        let case_change = previous.is_lowercase() && c.is_uppercase();
-        let acronym_end = previous.is_uppercase()
-            && c.is_uppercase()
-            && next.is_some_and(|next| next.is_lowercase());
-        let digit_change =
-            previous.is_numeric() != c.is_numeric() && !is_mark(c) && !is_mark(previous);
-        if case_change || acronym_end || digit_change {
-            parts.push(start..offset);
-            part_start = Some(offset);
-        }
-    }
-    if let Some(start) = part_start {
-        parts.push(start..body.len());
-    }
-    parts
-}
-
-/// Combining marks (accents written as separate characters).
-fn is_mark(c: char) -> bool {
-    matches!(c, '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}' | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}')
-}
-
-/// Characters that start an emoji token (pictographs, dingbats, flags, ©®).
-pub fn is_emoji(c: char) -> bool {
-    matches!(c,
-        '\u{00A9}' | '\u{00AE}' | '\u{203C}' | '\u{2049}' | '\u{2122}' | '\u{2139}'
-        | '\u{2194}'..='\u{21FF}' | '\u{2300}'..='\u{23FF}' | '\u{24C2}'
-        | '\u{25A0}'..='\u{27BF}' | '\u{2900}'..='\u{297F}' | '\u{2B00}'..='\u{2BFF}'
-        | '\u{3030}' | '\u{303D}' | '\u{3297}' | '\u{3299}'
-        | '\u{1F000}'..='\u{1FAFF}')
-}
-
-fn is_emoticon(text: &str) -> bool {
-    text == "<3"
-        || (text.len() >= 2
-            && text.starts_with([':', ';', '='])
-            && text.ends_with(['(', ')', '/', '|', '[', ']']))
-}
-
-/// The key an emoji is looked up by: its first character (modifiers, variation selectors
-/// and skin tones dropped); emoticons are their own key.
-fn emoji_key(text: &str) -> String {
-    match text.chars().next() {
-        Some(first) if is_emoji(first) || ('\u{1F1E6}'..='\u{1F1FF}').contains(&first) => {
-            if ('\u{1F1E6}'..='\u{1F1FF}').contains(&first) {
-                text.to_owned()
-            } else {
-                first.to_string()
-            }
-        }
-        _ => text.to_owned(),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tokenizer() -> Tokenizer {
-        Tokenizer::new().unwrap()
-    }
-
-    fn texts(tokens: &[Token]) -> Vec<&str> {
-        tokens.iter().map(|token| token.text.as_str()).collect()
-    }
-
-    fn kinds(tokens: &[Token]) -> Vec<TokenKind> {
-        tokens.iter().map(|token| token.kind).collect()
-    }
-
-    #[test]
-    fn words_are_lowercased_and_punctuation_is_separate() {
-        let tokens = tokenizer().tokenize("Lumio is DOWN again!");
-        assert_eq!(texts(&tokens), ["lumio", "is", "down", "again", "!"]);
-        assert_eq!(tokens[4].kind, TokenKind::Punct);
-        assert_eq!(tokens[2].span, 9..13);
-    }
-
-    #[test]
-    fn social_units_stay_whole() {
-        let text = "@Lumio_Help see https://lumio.fr/Offres?x=1). mail me: a.b@ex.com #LumioFail";
-        let tokens = tokenizer().tokenize(text);
-        let handle = &tokens[0];
-        assert_eq!(
-            (handle.text.as_str(), handle.kind),
-            ("@lumio_help", TokenKind::Handle)
-        );
-        let url = tokens
-            .iter()
-            .find(|token| token.kind == TokenKind::Url)
-            .unwrap();
-        assert_eq!(url.text, "https://lumio.fr/Offres?x=1");
-        assert_eq!(&text[url.span.clone()], url.text);
-        let email = tokens
-            .iter()
-            .find(|token| token.kind == TokenKind::Email)
-            .unwrap();
-        assert_eq!(email.text, "a.b@ex.com");
-        let hashtag = tokens
-            .iter()
-            .position(|token| token.kind == TokenKind::Hashtag)
-            .unwrap();
-        assert_eq!(texts(&tokens[hashtag..]), ["#lumiofail", "lumio", "fail"]);
-        assert!(tokens[hashtag + 1].in_hashtag && tokens[hashtag + 2].in_hashtag);
-        assert_eq!(&text[tokens[hashtag + 2].span.clone()], "Fail");
-    }
-
-    #[test]
-    fn mastodon_handles_keep_their_instance() {
-        let tokens = tokenizer().tokenize("cc @lumio@mastodon.social.");
-        assert_eq!(texts(&tokens), ["cc", "@lumio@mastodon.social", "."]);
-    }
-
-    #[test]
-    fn hashtag_parts_split_on_case_digits_and_underscores() {
-        let parts = |body: &str| -> Vec<String> {
-            hashtag_parts(body)
-                .into_iter()
-                .map(|range| body[range].to_owned())
-                .collect()
-        };
-        assert_eq!(parts("LumioFail"), ["Lumio", "Fail"]);
-        assert_eq!(parts("lumiofail"), ["lumiofail"]);
-        assert_eq!(parts("Lumio5GDown"), ["Lumio", "5", "G", "Down"]);
-        assert_eq!(parts("HTTPServer"), ["HTTP", "Server"]);
-        assert_eq!(parts("lumio_fail"), ["lumio", "fail"]);
-        assert_eq!(parts("PanneRéseau"), ["Panne", "Réseau"]);
-    }
-
-    #[test]
-    fn accents_are_folded_and_elisions_split() {
-        let tokens = tokenizer().tokenize("Résiliation de l'Internet aujourd'hui, cœur");
-        assert_eq!(
-            texts(&tokens),
-            [
-                "résiliation",
-                "de",
-                "l'",
-                "internet",
-                "aujourd'hui",
-                ",",
-                "cœur"
-            ]
-        );
-        assert_eq!(tokens[0].folded, "resiliation");
-        assert_eq!(tokens[6].folded, "coeur");
-    }
-
-    #[test]
-    fn curly_apostrophes_and_compatibility_forms_are_normalised() {
-        let tokens = tokenizer().tokenize("don\u{2019}t ＬＵＭＩＯ ﬁbre");
-        assert_eq!(texts(&tokens), ["don't", "lumio", "fibre"]);
-    }
-
-    #[test]
-    fn elongations_are_collapsed_in_the_folded_form() {
-        let tokens = tokenizer().tokenize("soooo nuuuul good");
-        assert_eq!(tokens[0].folded, "so");
-        assert!(tokens[0].elongated);
-        assert_eq!(tokens[1].folded, "nul");
-        assert_eq!(tokens[2].folded, "good");
-        assert!(!tokens[2].elongated);
-    }
-
-    #[test]
-    fn emoji_and_emoticons_are_tokens() {
-        let tokens = tokenizer().tokenize("bad 😡😡 ❤️ 👍🏽 :( <3");
-        assert_eq!(
-            kinds(&tokens),
-            [
-                TokenKind::Word,
-                TokenKind::Emoji,
-                TokenKind::Emoji,
-                TokenKind::Emoji,
-                TokenKind::Emoji,
-                TokenKind::Emoji,
-                TokenKind::Emoji
-            ]
-        );
-        assert_eq!(tokens[3].folded, "❤");
-        assert_eq!(tokens[4].folded, "👍");
-    }
-
-    #[test]
-    fn numbers_and_alphanumerics() {
-        let tokens = tokenizer().tokenize("5G costs 12,50 in 2024");
-        assert_eq!(texts(&tokens), ["5g", "costs", "12,50", "in", "2024"]);
-        assert_eq!(
-            kinds(&tokens),
-            [
-                TokenKind::Word,
-                TokenKind::Word,
-                TokenKind::Number,
-                TokenKind::Word,
-                TokenKind::Number
-            ]
-        );
-    }
-
-    #[test]
-    fn stems_are_accent_insensitive() {
-        let tokenizer = tokenizer();
-        let accented = tokenizer.tokenize_stemmed("résiliation", Algorithm::French);
-        let plain = tokenizer.tokenize_stemmed("resiliation", Algorithm::French);
-        assert_eq!(accented[0].stem, plain[0].stem);
-        let cancelled = tokenizer.tokenize_stemmed("cancelled cancellation", Algorithm::English);
-        assert_eq!(cancelled[0].stem, "cancel");
-        assert_eq!(cancelled[1].stem, "cancel");
-    }
-
-    #[test]
-    fn weird_input_never_panics() {
-        let tokenizer = tokenizer();
-        let long = "é#".repeat(10_000);
-        let inputs = [
-            "",
-            " \t\n ",
-            "\u{0}\u{1}\u{7f}lumio\u{200b}fail",
-            "#",
-            "@",
-            "#_",
-            "#\u{301}\u{301}",
-            "l'",
-            "http://",
-            "\u{FEFF}\u{FFFD}\u{202E}abc",
-            "👨\u{200D}👩\u{200D}👧",
-            "İstanbul ǅ ﷺ",
-            long.as_str(),
-        ];
-        for input in inputs {
-            for token in tokenizer.tokenize(input) {
-                assert!(
-                    input.get(token.span.clone()).is_some(),
-                    "bad span in {input:?}"
-                );
-            }
-        }
-    }
-}
+mod tests;

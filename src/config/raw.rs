@@ -122,7 +122,11 @@ pub(super) fn parse(text: &str, problems: &mut Vec<String>) -> Option<RawConfig>
 }
 
 /// Deserializes one value, recording a problem at `path` when it does not fit.
-fn take<T: DeserializeOwned>(path: &str, value: toml::Value, problems: &mut Vec<String>) -> Option<T> {
+fn take<T: DeserializeOwned>(
+    path: &str,
+    value: toml::Value,
+    problems: &mut Vec<String>,
+) -> Option<T> {
     match value.try_into::<T>() {
         Ok(parsed) => Some(parsed),
         Err(error) => {
@@ -152,10 +156,10 @@ fn take_array<T: DeserializeOwned>(
     for (position, element) in elements.into_iter().enumerate() {
         let element_path = format!("{path}[{position}]");
         let before = problems.len();
-        if let Some(value) = take::<T>(&element_path, element, problems) {
-            if problems.len() == before {
-                parsed.push((position, value));
-            }
+        if let Some(value) = take::<T>(&element_path, element, problems)
+            && problems.len() == before
+        {
+            parsed.push((position, value));
         }
     }
     parsed

@@ -235,7 +235,10 @@ pub(super) fn validate(
         if resolved.name().trim().is_empty() {
             problems.push(format!("{path}.name: must not be empty"));
         } else if !names.insert(resolved.name().to_string()) {
-            problems.push(format!("{path}.name: `{}` is defined twice", resolved.name()));
+            problems.push(format!(
+                "{path}.name: `{}` is defined twice",
+                resolved.name()
+            ));
         }
         sources.push(resolved);
     }
@@ -257,7 +260,9 @@ fn validate_replay(
             Speedup::Factor(factor)
         }
         Some(_) => {
-            problems.push(format!("{path}.speedup: must be a positive number or \"max\""));
+            problems.push(format!(
+                "{path}.speedup: must be a positive number or \"max\""
+            ));
             Speedup::Max
         }
     };
@@ -300,8 +305,7 @@ fn network(
     problems: &mut Vec<String>,
 ) -> Option<SourceConfig> {
     let base_url = base_url.unwrap_or_else(|| default_url.to_string());
-    let scheme = base_url.split_once("://").map(|(scheme, rest)| (scheme, rest));
-    match scheme {
+    match base_url.split_once("://") {
         Some((scheme, rest)) if schemes.contains(&scheme) && !rest.is_empty() => {}
         _ => {
             let allowed: Vec<String> = schemes.iter().map(|s| format!("{s}://")).collect();
@@ -314,12 +318,19 @@ fn network(
     }
     for variable in &credential_vars {
         let valid = !variable.is_empty()
-            && variable.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            && variable
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             problems.push(format!(
                 "{path}: `{variable}` is not an environment variable name (credentials are read from the environment, never written in the file)"
             ));
         }
     }
-    Some(SourceConfig::Network { name, kind, base_url, credential_vars })
+    Some(SourceConfig::Network {
+        name,
+        kind,
+        base_url,
+        credential_vars,
+    })
 }

@@ -43,7 +43,10 @@ fn minimal_config_loads_with_defaults() {
     assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
     assert_eq!(config.retention_days, DEFAULT_RETENTION_DAYS);
     assert_eq!(config.rules.len(), 1);
-    assert_eq!(config.nlp.axes[0].categories[0].keywords, ["outage", "down"]);
+    assert_eq!(
+        config.nlp.axes[0].categories[0].keywords,
+        ["outage", "down"]
+    );
 }
 
 #[test]
@@ -100,14 +103,25 @@ pol-secs = 3
             "missing `{fragment}` in {found:#?}"
         );
     }
-    assert!(found.iter().any(|problem| problem.contains("pol-secs")), "{found:#?}");
+    assert!(
+        found.iter().any(|problem| problem.contains("pol-secs")),
+        "{found:#?}"
+    );
 }
 
 #[test]
 fn unknown_keys_are_rejected_inside_elements() {
-    let text = MINIMAL.replace("aliases = [\"acme\"]", "aliases = [\"acme\"]\nalaises = [\"acme\"]");
+    let text = MINIMAL.replace(
+        "aliases = [\"acme\"]",
+        "aliases = [\"acme\"]\nalaises = [\"acme\"]",
+    );
     let found = problems(&text);
-    assert!(found.iter().any(|problem| problem.starts_with("brands[0]") && problem.contains("alaises")), "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .any(|problem| problem.starts_with("brands[0]") && problem.contains("alaises")),
+        "{found:#?}"
+    );
 }
 
 #[test]
@@ -117,8 +131,10 @@ fn rule_fields_and_values_are_checked_against_the_axes() {
         "sentiment = grumpy and colour = red and topic = billing",
     );
     let found = problems(&text);
-    let rule_problems: Vec<_> =
-        found.iter().filter(|problem| problem.starts_with("rules[0].when: rule `unhappy`")).collect();
+    let rule_problems: Vec<_> = found
+        .iter()
+        .filter(|problem| problem.starts_with("rules[0].when: rule `unhappy`"))
+        .collect();
     assert!(rule_problems.len() >= 3, "{found:#?}");
 }
 
@@ -126,15 +142,29 @@ fn rule_fields_and_values_are_checked_against_the_axes() {
 fn an_axis_may_not_shadow_a_builtin_field() {
     let text = MINIMAL.replace("name = \"topic\"", "name = \"sentiment\"");
     let found = problems(&text);
-    assert!(found.iter().any(|problem| problem.contains("built-in field")), "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .any(|problem| problem.contains("built-in field")),
+        "{found:#?}"
+    );
 }
 
 #[test]
 fn handles_and_hashtags_need_their_prefix() {
-    let text = MINIMAL.replace("aliases = [\"acme\"]", "handles = [\"acme\"]\nhashtags = [\"#\"]");
+    let text = MINIMAL.replace(
+        "aliases = [\"acme\"]",
+        "handles = [\"acme\"]\nhashtags = [\"#\"]",
+    );
     let found = problems(&text);
-    assert!(found.iter().any(|problem| problem.contains("handles[0]")), "{found:#?}");
-    assert!(found.iter().any(|problem| problem.contains("hashtags[0]")), "{found:#?}");
+    assert!(
+        found.iter().any(|problem| problem.contains("handles[0]")),
+        "{found:#?}"
+    );
+    assert!(
+        found.iter().any(|problem| problem.contains("hashtags[0]")),
+        "{found:#?}"
+    );
 }
 
 #[test]
@@ -147,14 +177,20 @@ fn not_toml_is_one_clear_problem() {
 #[test]
 fn replay_speedup_accepts_a_factor_or_max() {
     let with_source = |speedup: &str| {
-        format!("{MINIMAL}\n[[sources]]\nname = \"r\"\nkind = \"replay\"\ndir = \"posts\"\nspeedup = {speedup}\n")
+        format!(
+            "{MINIMAL}\n[[sources]]\nname = \"r\"\nkind = \"replay\"\ndir = \"posts\"\nspeedup = {speedup}\n"
+        )
     };
     let config = load(&with_source("50.0")).expect("factor speedup is valid");
-    let SourceConfig::Replay(replay) = &config.sources[0] else { panic!("not a replay") };
+    let SourceConfig::Replay(replay) = &config.sources[0] else {
+        panic!("not a replay")
+    };
     assert_eq!(replay.speedup, Speedup::Factor(50.0));
     assert_eq!(replay.files, ReplayFiles::Embedded);
     let config = load(&with_source("\"max\"")).expect("max speedup is valid");
-    let SourceConfig::Replay(replay) = &config.sources[0] else { panic!("not a replay") };
+    let SourceConfig::Replay(replay) = &config.sources[0] else {
+        panic!("not a replay")
+    };
     assert_eq!(replay.speedup, Speedup::Max);
     assert!(!problems(&with_source("-1.0")).is_empty());
     assert!(!problems(&with_source("\"fast\"")).is_empty());

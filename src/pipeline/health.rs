@@ -36,7 +36,11 @@ impl SourceState {
     }
 
     fn to_json(&self) -> Value {
-        let status = self.state.lock().map(|state| state.clone()).unwrap_or_default();
+        let status = self
+            .state
+            .lock()
+            .map(|state| state.clone())
+            .unwrap_or_default();
         match status {
             SourceStatus::Running => json!({"state": "running"}),
             SourceStatus::Finished => json!({"state": "finished"}),
@@ -45,10 +49,13 @@ impl SourceState {
     }
 }
 
+/// A source's counters and lifecycle, as registered when it starts.
+type RegisteredSource = (Arc<SourceStats>, Arc<SourceState>);
+
 /// Counters of every stage, updated on the hot path with relaxed atomics.
 #[derive(Debug, Default)]
 pub struct PipelineStats {
-    sources: Mutex<BTreeMap<String, (Arc<SourceStats>, Arc<SourceState>)>>,
+    sources: Mutex<BTreeMap<String, RegisteredSource>>,
     pub nlp_received: AtomicU64,
     pub nlp_relevant: AtomicU64,
     pub nlp_dropped_not_relevant: AtomicU64,
@@ -67,11 +74,7 @@ impl PipelineStats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(super) fn register_source(
-        &self,
-        name: &str,
-        stats: Arc<SourceStats>,
-    ) -> Arc<SourceState> {
+    pub(super) fn register_source(&self, name: &str, stats: Arc<SourceStats>) -> Arc<SourceState> {
         let state = Arc::new(SourceState::default());
         if let Ok(mut sources) = self.sources.lock() {
             sources.insert(name.to_string(), (stats, Arc::clone(&state)));
@@ -98,9 +101,14 @@ impl PipelineStats {
 
     /// Whether every source has stopped (finished or failed).
     pub fn sources_done(&self) -> bool {
-        let Ok(sources) = self.sources.lock() else { return false };
+        let Ok(sources) = self.sources.lock() else {
+            return false;
+        };
         sources.values().all(|(_, state)| {
-            state.state.lock().is_ok_and(|status| !matches!(*status, SourceStatus::Running))
+            state
+                .state
+                .lock()
+                .is_ok_and(|status| !matches!(*status, SourceStatus::Running))
         })
     }
 

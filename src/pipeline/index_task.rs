@@ -90,7 +90,12 @@ struct WriteOutcome {
 /// Writes a batch's posts and deletions, then stages its checkpoint; the checkpoint is
 /// staged only when every post of the batch was written, so it never passes a lost post.
 fn write_batch(writer: &mut PostWriter, batch: AnalysedBatch) -> Result<WriteOutcome, ()> {
-    let mut outcome = WriteOutcome { added: 0, deleted: 0, failed: 0, pending: 0 };
+    let mut outcome = WriteOutcome {
+        added: 0,
+        deleted: 0,
+        failed: 0,
+        pending: 0,
+    };
     for post in &batch.posts {
         match writer.add(post) {
             Ok(()) => outcome.added += 1,

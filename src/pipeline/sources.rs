@@ -34,8 +34,11 @@ pub(super) fn spawn_all(
         match source {
             SourceConfig::Replay(replay) => {
                 let files = match &replay.files {
-                    ReplayFiles::Dir(dir) => collector::replay::load_dir(dir)
-                        .with_context(|| format!("source `{name}`: cannot read {}", dir.display()))?,
+                    ReplayFiles::Dir(dir) => {
+                        collector::replay::load_dir(dir).with_context(|| {
+                            format!("source `{name}`: cannot read {}", dir.display())
+                        })?
+                    }
                     ReplayFiles::Embedded => fixtures::replay_files(),
                 };
                 let config = ReplayConfig {

@@ -98,7 +98,16 @@ fn start_with_backlog(
         let stats = Arc::clone(&stats);
         let shutdown = shutdown.clone();
         async move {
-            run_socket(sink, incoming, events, subscription, backlog, &stats, shutdown).await;
+            run_socket(
+                sink,
+                incoming,
+                events,
+                subscription,
+                backlog,
+                &stats,
+                shutdown,
+            )
+            .await;
         }
     });
     Harness {

@@ -1,0 +1,211 @@
+//! Tests of the tokenizer (kept apart: `tokens.rs` is long enough).
+
+use super::*;
+
+fn tokenizer() -> Tokenizer {
+    Tokenizer::new().unwrap()
+}
+
+fn texts(tokens: &[Token]) -> Vec<&str> {
+    tokens.iter().map(|token| token.text.as_str()).collect()
+}
+
+fn kinds(tokens: &[Token]) -> Vec<TokenKind> {
+    tokens.iter().map(|token| token.kind).collect()
+}
+
+#[test]
+fn words_are_lowercased_and_punctuation_is_separate() {
+    let tokens = tokenizer().tokenize("Lumio is DOWN again!");
+    assert_eq!(texts(&tokens), ["lumio", "is", "down", "again", "!"]);
+    assert_eq!(tokens[4].kind, TokenKind::Punct);
+    assert_eq!(tokens[2].span, 9..13);
+}
+
+#[test]
+fn social_units_stay_whole() {
+    let text = "@Lumio_Help see https://lumio.fr/Offres?x=1). mail me: a.b@ex.com #LumioFail";
+    let tokens = tokenizer().tokenize(text);
+    let handle = &tokens[0];
+    assert_eq!(
+        (handle.text.as_str(), handle.kind),
+        ("@lumio_help", TokenKind::Handle)
+    );
+    let url = tokens
+        .iter()
+        .find(|token| token.kind == TokenKind::Url)
+        .unwrap();
+    assert_eq!(url.text, "https://lumio.fr/Offres?x=1");
+    assert_eq!(&text[url.span.clone()], url.text);
+    let email = tokens
+        .iter()
+        .find(|token| token.kind == TokenKind::Email)
+        .unwrap();
+    assert_eq!(email.text, "a.b@ex.com");
+    let hashtag = tokens
+        .iter()
+        .position(|token| token.kind == TokenKind::Hashtag)
+        .unwrap();
+    assert_eq!(texts(&tokens[hashtag..]), ["#lumiofail", "lumio", "fail"]);
+    assert!(tokens[hashtag + 1].in_hashtag && tokens[hashtag + 2].in_hashtag);
+    assert_eq!(&text[tokens[hashtag + 2].span.clone()], "Fail");
+}
+
+#[test]
+fn mastodon_handles_keep_their_instance() {
+    let tokens = tokenizer().tokenize("cc @lumio@mastodon.social.");
+    assert_eq!(texts(&tokens), ["cc", "@lumio@mastodon.social", "."]);
+}
+
+#[test]
+fn accents_are_folded_and_elisions_split() {
+    let tokens = tokenizer().tokenize("Résiliation de l'Internet aujourd'hui, cœur");
+    assert_eq!(
+        texts(&tokens),
+        [
+            "résiliation",
+            "de",
+            "l'",
+            "internet",
+            "aujourd'hui",
+            ",",
+            "cœur"
+        ]
+    );
+    assert_eq!(tokens[0].folded, "resiliation");
+    assert_eq!(tokens[6].folded, "coeur");
+}
+
+#[test]
+fn possessives_and_chained_elisions_are_split() {
+    let text = "Lumio\u{2019}s outage, it's qu'l'internet";
+    let tokens = tokenizer().tokenize(text);
+    assert_eq!(
+        texts(&tokens),
+        [
+            "lumio", "'s", "outage", ",", "it", "'s", "qu'", "l'", "internet"
+        ]
+    );
+    for token in &tokens {
+        assert!(text.get(token.span.clone()).is_some(), "{token:?}");
+    }
+    assert_eq!(&text[tokens[1].span.clone()], "\u{2019}s");
+    assert_eq!(&text[tokens[8].span.clone()], "internet");
+}
+
+#[test]
+fn hashtags_split_after_known_prefixes() {
+    let tokenizer = tokenizer().with_hashtag_prefixes(["lumio".to_owned(), "x".to_owned()]);
+    let tokens = tokenizer.tokenize("#lumiofail #LumioFail #lumio #lumios #xfail");
+    assert_eq!(
+        texts(&tokens),
+        [
+            "#lumiofail",
+            "lumio",
+            "fail",
+            "#lumiofail",
+            "lumio",
+            "fail",
+            "#lumio",
+            "lumio",
+            "#lumios",
+            "lumios",
+            "#xfail",
+            "xfail"
+        ]
+    );
+    assert_eq!(tokens[2].span, 6..10);
+}
+
+#[test]
+fn curly_apostrophes_and_compatibility_forms_are_normalised() {
+    let tokens = tokenizer().tokenize("don\u{2019}t ＬＵＭＩＯ ﬁbre");
+    assert_eq!(texts(&tokens), ["don't", "lumio", "fibre"]);
+}
+
+#[test]
+fn elongations_are_collapsed_in_the_folded_form() {
+    let tokens = tokenizer().tokenize("soooo nuuuul good");
+    assert_eq!(tokens[0].folded, "so");
+    assert!(tokens[0].elongated);
+    assert_eq!(tokens[1].folded, "nul");
+    assert_eq!(tokens[2].folded, "good");
+    assert!(!tokens[2].elongated);
+}
+
+#[test]
+fn emoji_and_emoticons_are_tokens() {
+    let tokens = tokenizer().tokenize("bad 😡😡 ❤️ 👍🏽 :( <3");
+    assert_eq!(
+        kinds(&tokens),
+        [
+            TokenKind::Word,
+            TokenKind::Emoji,
+            TokenKind::Emoji,
+            TokenKind::Emoji,
+            TokenKind::Emoji,
+            TokenKind::Emoji,
+            TokenKind::Emoji
+        ]
+    );
+    assert_eq!(tokens[3].folded, "❤");
+    assert_eq!(tokens[4].folded, "👍");
+}
+
+#[test]
+fn numbers_and_alphanumerics() {
+    let tokens = tokenizer().tokenize("5G costs 12,50 in 2024");
+    assert_eq!(texts(&tokens), ["5g", "costs", "12,50", "in", "2024"]);
+    assert_eq!(
+        kinds(&tokens),
+        [
+            TokenKind::Word,
+            TokenKind::Word,
+            TokenKind::Number,
+            TokenKind::Word,
+            TokenKind::Number
+        ]
+    );
+}
+
+#[test]
+fn stems_are_accent_insensitive() {
+    let tokenizer = tokenizer();
+    let accented = tokenizer.tokenize_stemmed("résiliation", Algorithm::French);
+    let plain = tokenizer.tokenize_stemmed("resiliation", Algorithm::French);
+    assert_eq!(accented[0].stem, plain[0].stem);
+    let cancelled = tokenizer.tokenize_stemmed("cancelled cancellation", Algorithm::English);
+    assert_eq!(cancelled[0].stem, "cancel");
+    assert_eq!(cancelled[1].stem, "cancel");
+}
+
+#[test]
+fn weird_input_never_panics() {
+    let tokenizer = tokenizer();
+    let long = "é#".repeat(10_000);
+    let inputs = [
+        "",
+        " \t\n ",
+        "\u{0}\u{1}\u{7f}lumio\u{200b}fail",
+        "#",
+        "@",
+        "#_",
+        "#\u{301}\u{301}",
+        "l'",
+        "l'l'l'l'l'l'l'l'l'l'l'l'l'l'l'l'l'l'l'l'l's",
+        "'s",
+        "http://",
+        "\u{FEFF}\u{FFFD}\u{202E}abc",
+        "👨\u{200D}👩\u{200D}👧",
+        "İstanbul ǅ ﷺ",
+        long.as_str(),
+    ];
+    for input in inputs {
+        for token in tokenizer.tokenize(input) {
+            assert!(
+                input.get(token.span.clone()).is_some(),
+                "bad span in {input:?}"
+            );
+        }
+    }
+}
