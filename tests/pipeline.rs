@@ -120,6 +120,10 @@ async fn fixtures_travel_the_whole_way_and_survive_an_abrupt_kill() {
     );
     let committed_before_kill = searchable(&first).await;
     first.abort().await;
+    eprintln!(
+        "killed mid-stream with {committed_before_kill} of {} posts committed",
+        expected.post_ids.len()
+    );
     for (id, team) in first_service_client.alerts() {
         assert_eq!(
             team, service,
@@ -182,6 +186,7 @@ async fn fixtures_travel_the_whole_way_and_survive_an_abrupt_kill() {
             &received_ids, wanted,
             "alerts received by the {team} client"
         );
+        eprintln!("{team} client received exactly its {} alerts", wanted.len());
     }
     assert!(
         service_client.count_of_type("post") > 0,
