@@ -11,6 +11,7 @@
 //! The full reference of the keys is `docs/CONFIG.md`; the commented sample is
 //! `fixtures/veille.toml`.
 
+mod nlp_settings;
 mod raw;
 mod sources;
 
@@ -142,7 +143,9 @@ fn validate(raw: RawConfig, origin: &Origin, problems: &mut Vec<String>) -> Opti
     };
 
     let brands = validate_brands(raw.brands, problems);
-    let axes = validate_axes(raw.axes, problems);
+    let axes = validate_axes(raw.axes, &base_dir, problems);
+    let sentiment = nlp_settings::sentiment(raw.sentiment, &base_dir, problems);
+    let privacy = nlp_settings::privacy(raw.privacy, problems);
     let teams = validate_teams(raw.teams, problems);
     let rules = validate_rules(raw.rules, &axes, &teams, problems);
     let sources = sources::validate(raw.sources, &base_dir, origin, problems);
@@ -151,7 +154,12 @@ fn validate(raw: RawConfig, origin: &Origin, problems: &mut Vec<String>) -> Opti
         data_dir,
         retention_days,
         listen: listen?,
-        nlp: NlpConfig { brands, axes },
+        nlp: NlpConfig {
+            brands,
+            axes,
+            sentiment,
+            privacy,
+        },
         teams,
         rules,
         sources,
@@ -198,12 +206,15 @@ fn validate_brands(raw: Vec<(usize, RawBrand)>, problems: &mut Vec<String>) -> V
         check_terms(&path, "handles", &brand.handles, Some('@'), problems);
         check_terms(&path, "hashtags", &brand.hashtags, Some('#'), problems);
         check_terms(&path, "exclusions", &brand.exclusions, None, problems);
+        check_terms(&path, "context", &brand.context, None, problems);
         brands.push(Brand {
             name: brand.name,
             aliases: brand.aliases,
             handles: brand.handles,
             hashtags: brand.hashtags,
             exclusions: brand.exclusions,
+            context: brand.context,
+            context_window: brand.context_window.unwrap_or(nlp::DEFAULT_CONTEXT_WINDOW),
         });
     }
     brands
@@ -233,7 +244,11 @@ fn check_terms(
     }
 }
 
-fn validate_axes(raw: Vec<(usize, RawAxis)>, problems: &mut Vec<String>) -> Vec<Axis> {
+fn validate_axes(
+    raw: Vec<(usize, RawAxis)>,
+    base_dir: &Path,
+    problems: &mut Vec<String>,
+) -> Vec<Axis> {
     check_unique(
         "axes",
         raw.iter().map(|(at, axis)| (*at, axis.name.as_str())),
@@ -255,7 +270,10 @@ fn validate_axes(raw: Vec<(usize, RawAxis)>, problems: &mut Vec<String>) -> Vec<
                 axis.name
             ));
         }
-        if axis.categories.is_empty() {
+        let model = axis.model.as_deref().and_then(|model| {
+            nlp_settings::axis_model(&path, &axis.name, model, base_dir, problems)
+        });
+        if axis.categories.is_empty() && axis.model.is_none() {
             problems.push(format!(
                 "{path}.categories: axis `{}` has no category",
                 axis.name
@@ -276,7 +294,7 @@ fn validate_axes(raw: Vec<(usize, RawAxis)>, problems: &mut Vec<String>) -> Vec<
                     category.name
                 ));
             }
-            if category.keywords.is_empty() {
+            if category.keywords.is_empty() && model.is_none() {
                 problems.push(format!(
                     "{category_path}.keywords: category `{}` has no keyword",
                     category.name
@@ -297,6 +315,7 @@ fn validate_axes(raw: Vec<(usize, RawAxis)>, problems: &mut Vec<String>) -> Vec<
         axes.push(Axis {
             name: axis.name,
             categories,
+            model,
         });
     }
     axes

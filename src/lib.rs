@@ -7,5 +7,8 @@
 //! `ARCHITECTURE.md`.
 
 pub mod config;
+pub mod dataset;
+pub mod eval;
 pub mod fixtures;
 pub mod pipeline;
+pub mod train;

@@ -1,4 +1,4 @@
-//! The `veille` command line: `demo`, `run` and `check`. Thin: it parses arguments, loads
+//! The `veille` command line: `demo`, `run`, `check`, `train` and `eval`. Thin: it parses arguments, loads
 //! the configuration and hands over to [`veille::pipeline`].
 
 use std::net::SocketAddr;
@@ -40,6 +40,10 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Trains a linear model for one axis from labelled texts.
+    Train(veille::train::TrainArgs),
+    /// Scores a model on labelled texts (accuracy, macro-F1, confusion, posts/s).
+    Eval(veille::eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,8 @@ fn main() -> ExitCode {
         Command::Check { config } => check(&config),
         Command::Demo { listen } => run_async(demo(listen)),
         Command::Run { config, listen } => run_async(run(config, listen)),
+        Command::Train(args) => veille::train::run(&args),
+        Command::Eval(args) => veille::eval::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

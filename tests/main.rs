@@ -2,5 +2,6 @@
 //! line. One integration binary (STYLE.md §17); shared helpers are in `util.rs`.
 
 mod cli;
+mod nlp_eval;
 mod pipeline;
 mod util;

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -86,6 +86,8 @@ fn router_with_shutdown(state: AppState, shutdown: CancellationToken) -> Router 
         .route("/api/search", get(routes::search::search))
         .route("/api/alerts", get(routes::alerts::recent_alerts))
         .route("/api/meta", get(routes::meta::meta))
+        .route("/api/posts/{id}/label", post(routes::labels::set_label))
+        .route("/api/labels/accuracy", get(routes::labels::accuracy))
         .route("/ws", get(live::websocket));
     let open = Router::new().route("/api/health", get(routes::health::health));
     let hub = Arc::new(LiveHub {

@@ -2,6 +2,7 @@
 
 pub(crate) mod alerts;
 pub(crate) mod health;
+pub(crate) mod labels;
 pub(crate) mod meta;
 pub(crate) mod page;
 pub(crate) mod search;

@@ -87,7 +87,7 @@ pub struct Analysis {
     /// Every configured axis has an entry, possibly empty.
     pub categories: BTreeMap<String, Vec<String>>,
     pub sentiment: Sentiment,
-    /// Intents (complaint, question, praise, churn threat...), filled by later issues.
+    /// Intents (`complaint`, `question`, `praise`, `churn_threat`), see [`crate::intent`].
     #[serde(default)]
     pub intents: Vec<String>,
     #[serde(default)]
@@ -111,6 +111,8 @@ pub enum DropReason {
     NotRelevant,
     /// Nothing left to analyse.
     EmptyText,
+    /// Reveals a sensitive category configured to be dropped.
+    Sensitive,
 }
 
 impl DropReason {
@@ -118,6 +120,7 @@ impl DropReason {
         match self {
             DropReason::NotRelevant => "not_relevant",
             DropReason::EmptyText => "empty_text",
+            DropReason::Sensitive => "sensitive",
         }
     }
 }

@@ -2,25 +2,33 @@
 //!
 //! For each post: tokenize (normalisation, hashtags, handles...), keep it only if it is
 //! about a configured brand, then resolve its language, stem its words for that language,
-//! classify it on every configured axis and score its sentiment. Intents, privacy flags and
-//! influence badges are left empty for later steps.
+//! look for sensitive categories (dropping the post if configured so), classify it on every
+//! configured axis (keywords, plus the axis model if any), score its sentiment (the
+//! embedded model by default), find its intents, and redact e-mail addresses and phone
+//! numbers from the text handed on. Influence badges are left for a later step.
 //!
 //! Promises:
 //! * never panics and never fails on a post: odd input is dropped with a [`DropReason`];
-//! * only the first [`MAX_ANALYSED_BYTES`] of a text are read (the post keeps all of it);
+//! * only the first [`MAX_ANALYSED_BYTES`] of a text are read (the post keeps all of it,
+//!   redacted when configured);
 //! * irrelevant posts, most of a firehose, cost a tokenization and one matcher pass;
 //! * `Analyzer` is `Send + Sync` and holds no per-post state: share it with an `Arc`.
+
+mod models;
 
 use collector::Post;
 
 use crate::analysis::{AnalysedPost, Analysis, DropReason, Outcome, PrivacyFlags};
 use crate::classify::Classifier;
-use crate::config::NlpConfig;
+use crate::config::{NlpConfig, PrivacyConfig, SensitiveAction};
 use crate::error::NlpError;
+use crate::intent::IntentDetector;
 use crate::language::LanguageDetector;
+use crate::privacy::{self, SensitiveMatcher};
 use crate::relevance::RelevanceMatcher;
-use crate::sentiment;
 use crate::tokens::{TokenKind, Tokenizer, stem_algorithm, stem_tokens};
+
+use models::Models;
 
 /// Longer texts are analysed on their first this many bytes (cut at a character boundary).
 pub const MAX_ANALYSED_BYTES: usize = 100_000;
@@ -32,10 +40,16 @@ pub struct Analyzer {
     languages: LanguageDetector,
     relevance: RelevanceMatcher,
     classifier: Classifier,
+    axis_names: Vec<String>,
+    models: Models,
+    intents: IntentDetector,
+    sensitive: SensitiveMatcher,
+    privacy: PrivacyConfig,
 }
 
 impl Analyzer {
-    /// Compiles the brands and axes; every unusable term is listed in the error.
+    /// Compiles the brands and axes and loads the models; every unusable term is listed in
+    /// the error.
     pub fn new(config: &NlpConfig) -> Result<Analyzer, NlpError> {
         let tokenizer = Tokenizer::new()?;
         let relevance = RelevanceMatcher::new(&config.brands, &tokenizer);
@@ -48,25 +62,42 @@ impl Analyzer {
             }
             (Err(error), _) | (_, Err(error)) => return Err(error),
         };
+        let models = Models::new(&config.sentiment, &config.axes)?;
+        let intents = IntentDetector::new(&tokenizer)?;
+        let sensitive = SensitiveMatcher::new(&tokenizer)?;
         let prefixes = relevance.alias_prefixes().map(str::to_owned);
         let tokenizer = tokenizer.with_hashtag_prefixes(prefixes.collect::<Vec<_>>());
         Ok(Analyzer {
             tokenizer,
             languages: LanguageDetector::new(),
             relevance,
+            axis_names: config.axes.iter().map(|axis| axis.name.clone()).collect(),
             classifier,
+            models,
+            intents,
+            sensitive,
+            privacy: config.privacy.clone(),
         })
     }
 
     /// Analyses one post, or says why it is dropped.
-    pub fn analyse(&self, post: Post) -> Outcome {
+    pub fn analyse(&self, mut post: Post) -> Outcome {
         match self.analyse_text(&post.text, post.lang.as_deref()) {
-            Ok(analysis) => Outcome::Relevant(Box::new(AnalysedPost { post, analysis })),
+            Ok(analysis) => {
+                if self.privacy.redact {
+                    let (redacted, count) = privacy::redact(&post.text);
+                    if count > 0 {
+                        post.text = redacted.into_owned();
+                    }
+                }
+                Outcome::Relevant(Box::new(AnalysedPost { post, analysis }))
+            }
             Err(reason) => Outcome::Dropped(reason),
         }
     }
 
     /// Analyses a text whose source claims `claimed_language` (BCP 47), without a post.
+    /// `privacy.redactions` counts what [`Analyzer::analyse`] redacts from the stored text.
     pub fn analyse_text(
         &self,
         text: &str,
@@ -81,18 +112,33 @@ impl Analyzer {
         if brands.is_empty() {
             return Err(DropReason::NotRelevant);
         }
+        let mut privacy = PrivacyFlags::default();
+        for category in self.sensitive.find(&tokens) {
+            match self.privacy.action(category) {
+                SensitiveAction::Drop => return Err(DropReason::Sensitive),
+                SensitiveAction::Flag => privacy.sensitive.push(category.as_str().to_owned()),
+                SensitiveAction::Ignore => {}
+            }
+        }
+        if self.privacy.redact {
+            privacy.redactions = privacy::redact(text).1;
+        }
         let language = self.languages.resolve(claimed_language, &tokens);
         stem_tokens(&mut tokens, stem_algorithm(&language));
-        let categories = self.classifier.classify(&tokens);
-        let sentiment = sentiment::score(&tokens, &language);
+        let mut categories = self.classifier.classify(&tokens);
+        let names: Vec<&str> = self.axis_names.iter().map(String::as_str).collect();
+        let sentiment = self
+            .models
+            .apply(text, &tokens, &language, &names, &mut categories);
+        let intents = self.intents.detect(&tokens, sentiment.label);
         tracing::trace!(%language, brands = brands.len(), score = sentiment.score, "post analysed");
         Ok(Analysis {
             language,
             brands,
             categories,
             sentiment,
-            intents: Vec::new(),
-            privacy: PrivacyFlags::default(),
+            intents,
+            privacy,
             influence: Vec::new(),
         })
     }
@@ -142,6 +188,7 @@ mod tests {
                 handles: strings(&["@lumio", "@lumio_help", "@lumio_fr"]),
                 hashtags: strings(&["#lumio", "#lumiofail", "#lumiofibre"]),
                 exclusions: strings(&["lumio lamp", "lumio lamps", "lumio the band"]),
+                ..Brand::default()
             }],
             axes: vec![
                 Axis {
@@ -158,6 +205,7 @@ mod tests {
                         ),
                         category("cancellation", &["cancel", "cancellation", "résilier"]),
                     ],
+                    model: None,
                 },
                 Axis {
                     name: "product".to_owned(),
@@ -165,6 +213,7 @@ mod tests {
                         category("fibre", &["fibre", "fiber", "internet", "wifi", "box"]),
                         category("mobile", &["mobile", "phone", "5g", "sim", "forfait"]),
                     ],
+                    model: None,
                 },
             ],
         }
@@ -216,7 +265,8 @@ mod tests {
         assert_eq!(analysis.categories["topic"], ["outage", "cancellation"]);
         assert_eq!(analysis.categories["product"], ["mobile"]);
         assert_eq!(analysis.sentiment.label, SentimentLabel::Negative);
-        assert!(analysis.intents.is_empty() && analysis.influence.is_empty());
+        assert!(analysis.intents.contains(&"complaint".to_owned()));
+        assert!(analysis.influence.is_empty());
     }
 
     #[test]

@@ -203,6 +203,7 @@ mod tests {
                     ],
                 ),
             ],
+            model: None,
         };
         let product = Axis {
             name: "product".to_owned(),
@@ -217,6 +218,7 @@ mod tests {
                 ),
                 category("tv", &["tv", "television", "streaming", "télé"]),
             ],
+            model: None,
         };
         vec![topic, product]
     }
@@ -307,6 +309,7 @@ mod tests {
         let axes = vec![Axis {
             name: "topic".to_owned(),
             categories: vec![category("empty", &["", "ok", "  "])],
+            model: None,
         }];
         let error = Classifier::new(&axes, &Tokenizer::new().unwrap()).unwrap_err();
         assert!(matches!(error, NlpError::InvalidTerms(problems) if problems.len() == 2));

@@ -13,4 +13,10 @@ pub enum NlpError {
     /// problem is listed.
     #[error("invalid terms: {}", .0.join("; "))]
     InvalidTerms(Vec<String>),
+    #[error("cannot load the model {path}")]
+    Model {
+        path: std::path::PathBuf,
+        #[source]
+        error: crate::model::ModelError,
+    },
 }

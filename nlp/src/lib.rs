@@ -16,15 +16,25 @@
 //!   exclusions); a post about none is dropped here, before any further work;
 //! * [`language`]: the claimed language, else a detected one, or `und`;
 //! * [`classify`]: categories on every configured axis, from stemmed keywords;
-//! * [`sentiment`]: the v0 lexicon scorer, behind [`sentiment::score`].
+//! * [`model`]: trainable linear models (hashed word and character n-grams, negation
+//!   scope, emoji, lexicon features) for sentiment (a default English and French model is
+//!   embedded) and any axis; [`sentiment`] is the v0 lexicon scorer, used as a feature
+//!   and as the fallback;
+//! * [`intent`]: complaint, question, praise, churn threat;
+//! * [`privacy`]: e-mail and phone redaction, sensitive categories (flag or drop);
+//! * [`feedback`]: label corrections people make, and accuracy on them.
 
 pub mod analysis;
 pub mod analyzer;
 pub mod classify;
 pub mod config;
 pub mod error;
+pub mod feedback;
+pub mod intent;
 pub mod language;
+pub mod model;
 mod phrase;
+pub mod privacy;
 pub mod relevance;
 pub mod sentiment;
 pub mod tokens;
@@ -35,5 +45,9 @@ pub use analysis::{
 };
 
 pub use analyzer::Analyzer;
-pub use config::{Axis, Brand, Category, NlpConfig};
+pub use config::{
+    Axis, Brand, Category, DEFAULT_CONTEXT_WINDOW, NlpConfig, PrivacyConfig, SensitiveAction,
+    SentimentModel,
+};
+pub use privacy::SensitiveCategory;
 pub use error::NlpError;

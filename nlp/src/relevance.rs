@@ -7,6 +7,11 @@
 //!   without accents, either in the text or inside a hashtag: as its prefix (`#lumiofail`
 //!   → `lumio`) or as a run of its camel-case parts (`#JeQuitteLumio`).
 //!
+//! Context terms, when a brand has some, gate alias evidence: an alias counts only if one of
+//! the brand's context terms (matched on folded words, hashtag parts included) is within
+//! the brand's context window, so "orange juice" is not about Orange the operator while
+//! "Orange a coupé ma fibre" is. Handles and configured hashtags need no context.
+//!
 //! Exclusions remove alias evidence only; handles and configured hashtags always count. An
 //! exclusion that contains one of the brand's aliases (`lumio lamp`) removes the alias
 //! occurrences it overlaps, so "my lumio lamp broke" is not about Lumio but "my lumio lamp
@@ -46,6 +51,9 @@ enum ExclusionScope {
 #[derive(Debug)]
 struct BrandTerms {
     name: String,
+    /// Context terms configured (alias evidence then needs one nearby), and how near.
+    needs_context: bool,
+    context_window: usize,
     aliases: Vec<String>,
     exclusion_scopes: Vec<ExclusionScope>,
 }
@@ -77,6 +85,8 @@ pub struct RelevanceMatcher {
     compact_aliases: Vec<String>,
     /// Folded handles and hashtags (with `@`/`#`) → (brand, configured term).
     tags: HashMap<String, Vec<(usize, String)>>,
+    /// Context terms → brand.
+    context: PhraseSet<usize>,
 }
 
 impl RelevanceMatcher {
@@ -87,6 +97,7 @@ impl RelevanceMatcher {
         let mut compact_phrases = Vec::new();
         let mut compact_aliases = Vec::new();
         let mut tags: HashMap<String, Vec<(usize, String)>> = HashMap::new();
+        let mut context = PhraseSetBuilder::default();
         let mut terms = Vec::with_capacity(brands.len());
         for (brand_index, brand) in brands.iter().enumerate() {
             let mut alias_keys = Vec::new();
@@ -148,7 +159,15 @@ impl RelevanceMatcher {
                         .push((brand_index, term.clone()));
                 }
             }
+            for term in &brand.context {
+                if !context.add(&folded_keys(tokenizer, term), brand_index) {
+                    let name = &brand.name;
+                    problems.push(format!("brand `{name}`: context `{term}` has no words"));
+                }
+            }
             terms.push(BrandTerms {
+                needs_context: !brand.context.is_empty(),
+                context_window: brand.context_window,
                 name: brand.name.clone(),
                 aliases: brand.aliases.clone(),
                 exclusion_scopes,
@@ -171,6 +190,7 @@ impl RelevanceMatcher {
             compact_phrases,
             compact_aliases,
             tags,
+            context: context.build("brand context")?,
         })
     }
 
@@ -203,6 +223,23 @@ impl RelevanceMatcher {
         }
 
         evidence.retain(|found| !(found.alias && excluded_posts[found.brand]));
+        if self.brands.iter().any(|brand| brand.needs_context) {
+            let context_hits = self
+                .context
+                .find(tokens.iter().map(|token| token.folded.as_str()));
+            evidence.retain(|found| {
+                let brand = &self.brands[found.brand];
+                if !found.alias || !brand.needs_context {
+                    return true;
+                }
+                context_hits.iter().any(|hit| {
+                    hit.payloads.contains(&found.brand)
+                        && (brand.context_window == 0
+                            || (hit.positions.start <= found.position + brand.context_window
+                                && found.position <= hit.positions.end + brand.context_window))
+                })
+            });
+        }
         evidence.sort_by_key(|found| (found.brand, found.position, Reverse(found.length)));
         let mut matches: Vec<BrandMatch> = Vec::new();
         let mut last_brand = None;
@@ -381,6 +418,7 @@ mod tests {
                 "lumio lamps".into(),
                 "lumio the band".into(),
             ],
+            ..Brand::default()
         }
     }
 

@@ -13,6 +13,8 @@ pub(super) struct RawConfig {
     pub(super) data_dir: Option<String>,
     pub(super) retention_days: Option<u32>,
     pub(super) dashboard: Option<RawDashboard>,
+    pub(super) sentiment: Option<RawSentiment>,
+    pub(super) privacy: Option<RawPrivacy>,
     pub(super) brands: Vec<(usize, RawBrand)>,
     pub(super) axes: Vec<(usize, RawAxis)>,
     pub(super) teams: Vec<(usize, RawTeam)>,
@@ -38,6 +40,9 @@ pub(super) struct RawBrand {
     pub(super) hashtags: Vec<String>,
     #[serde(default)]
     pub(super) exclusions: Vec<String>,
+    #[serde(default)]
+    pub(super) context: Vec<String>,
+    pub(super) context_window: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -46,6 +51,24 @@ pub(super) struct RawAxis {
     pub(super) name: String,
     #[serde(default)]
     pub(super) categories: Vec<RawCategory>,
+    /// A model file (`veille train --axis NAME`), relative to the config file.
+    pub(super) model: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawSentiment {
+    /// `builtin`, `lexicon` or a model file.
+    pub(super) model: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawPrivacy {
+    pub(super) redact: Option<bool>,
+    /// Sensitive category → `flag`, `drop` or `ignore`.
+    #[serde(default)]
+    pub(super) sensitive: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +101,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "data-dir",
     "retention-days",
     "dashboard",
+    "sentiment",
+    "privacy",
     "brands",
     "axes",
     "teams",
@@ -112,6 +137,12 @@ pub(super) fn parse(text: &str, problems: &mut Vec<String>) -> Option<RawConfig>
     }
     if let Some(value) = table.remove("dashboard") {
         raw.dashboard = take("dashboard", value, problems);
+    }
+    if let Some(value) = table.remove("sentiment") {
+        raw.sentiment = take("sentiment", value, problems);
+    }
+    if let Some(value) = table.remove("privacy") {
+        raw.privacy = take("privacy", value, problems);
     }
     raw.brands = take_array("brands", table.remove("brands"), problems);
     raw.axes = take_array("axes", table.remove("axes"), problems);

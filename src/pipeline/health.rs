@@ -60,6 +60,7 @@ pub struct PipelineStats {
     pub nlp_relevant: AtomicU64,
     pub nlp_dropped_not_relevant: AtomicU64,
     pub nlp_dropped_empty: AtomicU64,
+    pub nlp_dropped_sensitive: AtomicU64,
     pub index_added: AtomicU64,
     pub index_deleted: AtomicU64,
     pub index_failed: AtomicU64,
@@ -86,6 +87,7 @@ impl PipelineStats {
         match reason {
             DropReason::NotRelevant => Self::bump(&self.nlp_dropped_not_relevant),
             DropReason::EmptyText => Self::bump(&self.nlp_dropped_empty),
+            DropReason::Sensitive => Self::bump(&self.nlp_dropped_sensitive),
         }
     }
 
@@ -139,6 +141,7 @@ impl PipelineStats {
                 "dropped": {
                     DropReason::NotRelevant.as_str(): load(&self.nlp_dropped_not_relevant),
                     DropReason::EmptyText.as_str(): load(&self.nlp_dropped_empty),
+                    DropReason::Sensitive.as_str(): load(&self.nlp_dropped_sensitive),
                 },
             },
             "index": {

@@ -96,6 +96,12 @@ impl AlertLog {
         stored
     }
 
+    /// The store the log writes to (`None` for an in-memory log); other durable state of
+    /// the dashboard, such as label corrections, lives in the same store.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+
     /// Up to `limit` recent alerts, newest first; only those routed to `team` if given.
     pub fn recent(&self, team: Option<&str>, limit: usize) -> Vec<Alert> {
         self.lock()

@@ -1,0 +1,160 @@
+//! Trainable linear classifiers: one [`LinearModel`] per axis (sentiment, intent, topic...).
+//!
+//! A model scores a post's hashed feature vector ([`features`]) against each of its labels
+//! (`margin = w_label · x + b_label`) and picks the highest. It is trained by
+//! [`train::train`] (one-vs-rest linear SVM, dual coordinate descent) and saved in a small
+//! binary format ([`format`]) that records the axis, the labels, the feature configuration
+//! and the format version, so a model file can be checked against the axis it is used on.
+//!
+//! Promises: prediction never panics and never allocates beyond the caller's buffer; the
+//! same text always gets the same label; a saved and reloaded model predicts exactly what
+//! it did before saving.
+
+pub mod featurizer;
+pub mod features;
+pub mod format;
+pub mod metrics;
+pub mod train;
+
+use serde::{Deserialize, Serialize};
+
+pub use featurizer::Featurizer;
+pub use features::{FeatureConfig, SparseVector};
+pub use format::ModelError;
+pub use train::{Example, TrainConfig, TrainError};
+
+/// What a model file says about itself (stored as JSON in its header).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    /// The axis the model labels (`sentiment`, `intent`, `topic`...).
+    pub axis: String,
+    /// Label names, in the order of the weight columns.
+    pub labels: Vec<String>,
+    pub features: FeatureConfig,
+    /// How the model was made: data, command, date (free text, for people).
+    #[serde(default)]
+    pub provenance: String,
+}
+
+/// A trained linear model.
+#[derive(Clone, PartialEq)]
+pub struct LinearModel {
+    pub meta: ModelMeta,
+    /// One IDF weight per bucket, when `meta.features.idf`.
+    pub(crate) idf: Vec<f32>,
+    /// Bucket-major weights: `weights[bucket * labels + label]`; the biases follow the last
+    /// bucket.
+    pub(crate) weights: Vec<f32>,
+}
+
+impl std::fmt::Debug for LinearModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinearModel")
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A model's verdict on one post.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prediction {
+    /// Index into the model's labels.
+    pub label: usize,
+    /// Softmax of the margins: a confidence in `[0, 1]`, not a calibrated probability.
+    pub confidence: f32,
+}
+
+/// The most labels a model may have.
+pub const MAX_LABELS: usize = 64;
+
+impl LinearModel {
+    /// The label names.
+    pub fn labels(&self) -> &[String] {
+        &self.meta.labels
+    }
+
+    /// The IDF weights, if the model uses them.
+    pub fn idf(&self) -> Option<&[f32]> {
+        self.meta.features.idf.then_some(self.idf.as_slice())
+    }
+
+    /// Writes the margin of each label for `vector` into `margins` (resized to the labels).
+    pub fn margins(&self, vector: &[(u32, f32)], margins: &mut [f32; MAX_LABELS]) -> usize {
+        let labels = self.meta.labels.len().min(MAX_LABELS);
+        let buckets = self.meta.features.buckets();
+        let bias_at = buckets * labels;
+        for (label, margin) in margins.iter_mut().enumerate().take(labels) {
+            *margin = self.weights.get(bias_at + label).copied().unwrap_or(0.0);
+        }
+        for &(bucket, value) in vector {
+            let start = bucket as usize * labels;
+            if let Some(row) = self.weights.get(start..start + labels) {
+                for (margin, weight) in margins.iter_mut().zip(row) {
+                    *margin += weight * value;
+                }
+            }
+        }
+        labels
+    }
+
+    /// The best label for `vector`, with the softmax of the margins as confidence, and
+    /// every label's share written to `shares` (in label order).
+    pub fn predict_with_shares(
+        &self,
+        vector: &[(u32, f32)],
+        shares: &mut [f32; MAX_LABELS],
+    ) -> Prediction {
+        let labels = self.margins(vector, shares);
+        let mut best = 0;
+        for label in 1..labels {
+            if shares[label] > shares[best] {
+                best = label;
+            }
+        }
+        let top = shares[best];
+        let mut total = 0.0;
+        for share in shares.iter_mut().take(labels) {
+            *share = (SOFTMAX_SCALE * (*share - top)).exp();
+            total += *share;
+        }
+        for share in shares.iter_mut().take(labels) {
+            *share /= total;
+        }
+        Prediction {
+            label: best,
+            confidence: shares[best],
+        }
+    }
+
+    /// The best label for `vector`.
+    pub fn predict(&self, vector: &[(u32, f32)]) -> Prediction {
+        let mut shares = [0.0; MAX_LABELS];
+        self.predict_with_shares(vector, &mut shares)
+    }
+
+    /// Index of the label called `name`.
+    pub fn label_index(&self, name: &str) -> Option<usize> {
+        self.meta.labels.iter().position(|label| label == name)
+    }
+}
+
+/// Margins of an SVM are about ±1; this makes their softmax a usable confidence.
+const SOFTMAX_SCALE: f32 = 3.0;
+
+/// The default sentiment model (English and French), embedded in the binary. Its
+/// provenance is in `nlp/models/sentiment-en-fr.md`.
+static DEFAULT_SENTIMENT: &[u8] = include_bytes!("../models/sentiment-en-fr.bin");
+
+/// The embedded default sentiment model, loaded once; `None` if this build carries none.
+pub fn default_sentiment() -> Option<&'static LinearModel> {
+    static MODEL: std::sync::OnceLock<Option<LinearModel>> = std::sync::OnceLock::new();
+    MODEL
+        .get_or_init(|| match LinearModel::from_bytes(DEFAULT_SENTIMENT) {
+            Ok(model) => Some(model),
+            Err(error) => {
+                tracing::warn!(%error, "no usable embedded sentiment model: lexicon scorer used");
+                None
+            }
+        })
+        .as_ref()
+}

@@ -1,0 +1,351 @@
+//! Feature extraction for the linear models: stemmed [`Token`]s in, a sparse vector of
+//! hashed features out.
+//!
+//! Features, each hashed into one of `2^bits` buckets with its own namespace so that a word
+//! and the same letters as a character n-gram never share a key by construction:
+//! * word unigrams and bigrams on the folded text (no accents, elongations collapsed);
+//!   handles become `@user`, links `<url>`, numbers `<num>`, e-mails `<email>`;
+//! * negation scope: a word after a negator ("not", "never", "n't", "pas", "jamais",
+//!   "sans"...) up to the next punctuation, contrast word or [`NEGATION_REACH`] words is a
+//!   different feature from the same word outside it;
+//! * character n-grams (`char_min..=char_max`) of each word with boundary marks, which
+//!   carry morphology and spelling variants across languages;
+//! * emoji and emoticons (by their key), elongations (`soooo`), exclamation and question
+//!   marks, words in capitals;
+//! * the v0 lexicon scorer's verdict ([`crate::sentiment::score`]), as two graded
+//!   features: general-purpose prior knowledge that carries over to brands and products
+//!   the training data never saw.
+//!
+//! Promises: the same tokens always give the same vector (the hash is FNV-1a, written
+//! here, stable across platforms and releases); the vector is sorted by bucket, without
+//! repeats, and L2-normalised after the optional IDF weighting. Never panics.
+
+use serde::{Deserialize, Serialize};
+
+use crate::sentiment;
+use crate::tokens::{Token, TokenKind};
+
+/// How far a negation reaches, in words.
+pub const NEGATION_REACH: usize = 5;
+
+/// Words that open a negation scope (folded).
+const NEGATORS: &[&str] = &[
+    "not", "no", "never", "nothing", "nobody", "none", "nor", "cannot", "cant", "dont",
+    "doesnt", "didnt", "isnt", "wasnt", "wont", "aint", "without", "neither", "ne", "n'",
+    "pas", "jamais", "rien", "aucun", "aucune", "sans", "ni", "nul", "nulle",
+];
+
+/// Words that close a negation scope.
+const CONTRASTS: &[&str] = &["but", "however", "mais", "pourtant", "cependant"];
+
+/// Which features a model uses; stored in the model file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureConfig {
+    /// `2^bits` hash buckets.
+    pub bits: u8,
+    /// Word bigrams besides unigrams.
+    pub word_bigrams: bool,
+    /// Smallest and largest character n-gram; `char_max = 0` for none.
+    pub char_min: u8,
+    pub char_max: u8,
+    /// Negation scope marking.
+    pub negation: bool,
+    /// The lexicon scorer's verdict as features.
+    pub lexicon: bool,
+    /// Inverse document frequency weighting (learnt at training, stored in the model).
+    pub idf: bool,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> FeatureConfig {
+        FeatureConfig {
+            bits: 18,
+            word_bigrams: true,
+            char_min: 2,
+            char_max: 5,
+            negation: true,
+            lexicon: true,
+            idf: true,
+        }
+    }
+}
+
+impl FeatureConfig {
+    /// Number of hash buckets.
+    pub fn buckets(&self) -> usize {
+        1usize << self.bits.clamp(8, 24)
+    }
+}
+
+/// A sparse feature vector: `(bucket, value)` sorted by bucket, no bucket twice.
+pub type SparseVector = Vec<(u32, f32)>;
+
+/// Feature namespaces: the first byte hashed.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Space {
+    Word = 1,
+    NegatedWord = 2,
+    Bigram = 3,
+    Char = 4,
+    Signal = 5,
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
+    for &byte in bytes {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(FNV_PRIME);
+    }
+    hash
+}
+
+/// Collects hashed features into a reusable buffer.
+struct Sink<'b> {
+    mask: u64,
+    out: &'b mut SparseVector,
+}
+
+impl Sink<'_> {
+    fn add(&mut self, space: Space, key: &[u8], value: f32) {
+        let hash = fnv(fnv(FNV_OFFSET, &[space as u8]), key);
+        self.push(hash, value);
+    }
+
+    fn add_pair(&mut self, space: Space, first: &[u8], second: &[u8], value: f32) {
+        let hash = fnv(fnv(fnv(FNV_OFFSET, &[space as u8]), first), &[0]);
+        self.push(fnv(hash, second), value);
+    }
+
+    fn push(&mut self, hash: u64, value: f32) {
+        // Fold the high bits in: FNV's low bits alone mix poorly.
+        let mixed = hash ^ (hash >> 29) ^ (hash >> 47);
+        let bucket = u32::try_from(mixed & self.mask).unwrap_or(0);
+        self.out.push((bucket, value));
+    }
+}
+
+/// The key a token contributes as a word, if any.
+fn word_key(token: &Token) -> Option<&str> {
+    match token.kind {
+        TokenKind::Word | TokenKind::Hashtag | TokenKind::Emoji | TokenKind::Punct => {
+            Some(token.folded.as_str())
+        }
+        TokenKind::Handle => Some("@user"),
+        TokenKind::Url => Some("<url>"),
+        TokenKind::Number => Some("<num>"),
+        TokenKind::Email => Some("<email>"),
+    }
+}
+
+fn is_negator(token: &Token) -> bool {
+    token.kind == TokenKind::Word
+        && (NEGATORS.contains(&token.folded.as_str()) || token.folded.ends_with("n't"))
+}
+
+fn ends_scope(token: &Token) -> bool {
+    match token.kind {
+        TokenKind::Punct => matches!(
+            token.folded.as_str(),
+            "." | "," | "!" | "?" | ";" | ":" | "(" | ")" | "\""
+        ),
+        TokenKind::Word => CONTRASTS.contains(&token.folded.as_str()),
+        TokenKind::Emoji => true,
+        _ => false,
+    }
+}
+
+/// Extracts the features of stemmed `tokens` of `text` (the original text, for capitals)
+/// written in `language`, into `out` (cleared first). `idf`, when given, has one weight per
+/// bucket.
+pub fn extract(
+    config: &FeatureConfig,
+    text: &str,
+    tokens: &[Token],
+    language: &str,
+    idf: Option<&[f32]>,
+    out: &mut SparseVector,
+) {
+    out.clear();
+    let mask = (config.buckets() - 1) as u64;
+    let mut sink = Sink { mask, out };
+    let mut negated_words_left = 0usize;
+    let mut previous: Option<&str> = None;
+    let mut exclamations = 0u32;
+    let mut questions = 0u32;
+    let mut char_buffer: Vec<u8> = Vec::new();
+    for token in tokens {
+        let Some(key) = word_key(token) else {
+            continue;
+        };
+        if ends_scope(token) {
+            negated_words_left = 0;
+        }
+        match token.folded.as_str() {
+            "!" => exclamations += 1,
+            "?" => questions += 1,
+            _ => {}
+        }
+        let negated = config.negation && negated_words_left > 0 && token.kind == TokenKind::Word;
+        let space = if negated {
+            Space::NegatedWord
+        } else {
+            Space::Word
+        };
+        sink.add(space, key.as_bytes(), 1.0);
+        if config.word_bigrams && !token.in_hashtag {
+            let first = previous.unwrap_or("<s>");
+            sink.add_pair(Space::Bigram, first.as_bytes(), key.as_bytes(), 1.0);
+            previous = Some(key);
+        }
+        if token.kind == TokenKind::Word {
+            if config.char_max > 0 {
+                add_char_grams(config, &token.folded, &mut char_buffer, &mut sink);
+            }
+            if token.elongated {
+                sink.add(Space::Signal, b"elongated", 1.0);
+            }
+            let original = text.get(token.span.clone()).unwrap_or("");
+            if original.chars().count() >= 3 && original.chars().all(char::is_uppercase) {
+                sink.add(Space::Signal, b"capitals", 1.0);
+            }
+        }
+        if negated {
+            negated_words_left -= 1;
+        }
+        if config.negation && is_negator(token) {
+            negated_words_left = NEGATION_REACH;
+        }
+    }
+    if exclamations > 0 {
+        sink.add(Space::Signal, b"exclamation", 1.0);
+    }
+    if exclamations > 1 {
+        sink.add(Space::Signal, b"exclamations", 1.0);
+    }
+    if questions > 0 {
+        sink.add(Space::Signal, b"question", 1.0);
+    }
+    if config.lexicon {
+        let verdict = sentiment::score(tokens, language);
+        if verdict.score > 0.0 {
+            sink.add(Space::Signal, b"lexicon+", 2.0 * verdict.score);
+        } else if verdict.score < 0.0 {
+            sink.add(Space::Signal, b"lexicon-", -2.0 * verdict.score);
+        } else {
+            sink.add(Space::Signal, b"lexicon0", 1.0);
+        }
+    }
+    finish(out, idf);
+}
+
+/// Character n-grams of one folded word, with `<` and `>` marking its ends.
+fn add_char_grams(config: &FeatureConfig, word: &str, buffer: &mut Vec<u8>, sink: &mut Sink<'_>) {
+    buffer.clear();
+    buffer.push(b'<');
+    buffer.extend_from_slice(word.as_bytes());
+    buffer.push(b'>');
+    // Start n-grams on character boundaries only.
+    let starts: Vec<usize> = (0..buffer.len())
+        .filter(|&at| (buffer[at] & 0xC0) != 0x80)
+        .collect();
+    let (min, max) = (usize::from(config.char_min.max(1)), usize::from(config.char_max));
+    for (index, &start) in starts.iter().enumerate() {
+        for length in min..=max {
+            let end = starts.get(index + length).copied().unwrap_or_else(|| {
+                if index + length == starts.len() {
+                    buffer.len()
+                } else {
+                    usize::MAX
+                }
+            });
+            if end == usize::MAX {
+                break;
+            }
+            // The whole word is already a word feature.
+            if start == 0 && end == buffer.len() {
+                continue;
+            }
+            sink.add(Space::Char, &buffer[start..end], 1.0);
+        }
+    }
+}
+
+/// Sorts, merges repeats (binary presence, except graded signals keep their value),
+/// applies IDF and L2-normalises.
+fn finish(out: &mut SparseVector, idf: Option<&[f32]>) {
+    out.sort_unstable_by_key(|&(bucket, _)| bucket);
+    out.dedup_by(|later, kept| {
+        if later.0 == kept.0 {
+            kept.1 = kept.1.max(later.1);
+            true
+        } else {
+            false
+        }
+    });
+    if let Some(idf) = idf {
+        for (bucket, value) in out.iter_mut() {
+            *value *= idf.get(*bucket as usize).copied().unwrap_or(1.0);
+        }
+    }
+    let norm = out.iter().map(|(_, value)| value * value).sum::<f32>().sqrt();
+    if norm > 0.0 && norm.is_finite() {
+        for (_, value) in out.iter_mut() {
+            *value /= norm;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::{Tokenizer, stem_algorithm};
+
+    fn features(text: &str, config: &FeatureConfig) -> SparseVector {
+        let tokenizer = Tokenizer::new().unwrap();
+        let tokens = tokenizer.tokenize_stemmed(text, stem_algorithm("en"));
+        let mut out = Vec::new();
+        extract(config, text, &tokens, "en", None, &mut out);
+        out
+    }
+
+    #[test]
+    fn vectors_are_sorted_unique_and_normalised() {
+        let vector = features("Great great service!!! :)", &FeatureConfig::default());
+        assert!(vector.windows(2).all(|pair| pair[0].0 < pair[1].0));
+        let norm: f32 = vector.iter().map(|(_, v)| v * v).sum();
+        assert!((norm - 1.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn negation_changes_the_features_of_the_words_it_reaches() {
+        let config = FeatureConfig {
+            char_max: 0,
+            word_bigrams: false,
+            lexicon: false,
+            ..FeatureConfig::default()
+        };
+        let good = features("good", &config);
+        let not_good = features("not good", &config);
+        let not_then_good = features("not. good", &config);
+        assert!(!not_good.iter().any(|(bucket, _)| *bucket == good[0].0));
+        assert!(not_then_good.iter().any(|(bucket, _)| *bucket == good[0].0));
+    }
+
+    #[test]
+    fn the_same_text_always_gives_the_same_vector() {
+        let config = FeatureConfig::default();
+        let text = "Ma box est encore en panne 😡 #LumioFail";
+        assert_eq!(features(text, &config), features(text, &config));
+        assert!(features("", &config).len() <= 1);
+    }
+
+    #[test]
+    fn character_grams_respect_utf8() {
+        let config = FeatureConfig::default();
+        // Would panic on a slice inside a character.
+        assert!(!features("résiliation 日本語 ça", &config).is_empty());
+    }
+}

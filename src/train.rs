@@ -1,0 +1,335 @@
+//! `veille train`: fits a linear model for one axis from labelled texts (CSV, JSONL or the
+//! TweetEval layout, several sources appended), optionally choosing the regularisation `C`
+//! on a validation set (given, or carved from the training data with `--val-split`), and
+//! adds the label corrections people made in the dashboard (`--config`). Progress goes to
+//! stderr; with `--json`, stdout holds one JSON object describing the model.
+//!
+//! The model file records the axis, the labels, the feature configuration and a
+//! provenance line (the exact command, the date, the example counts).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use nlp::feedback::{CORRECTIONS_TABLE, Correction};
+use nlp::model::train::{self, Example, TrainConfig};
+use nlp::model::{FeatureConfig, Featurizer};
+
+use crate::dataset::{DataSource, Dataset};
+use crate::eval::evaluate;
+
+/// Where labelled texts come from (`--data` tables, or `--text-file`/`--labels-file`
+/// pairs); every flag may be repeated to append sources.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DataArgs {
+    /// CSV (header row) or JSONL file.
+    #[arg(long)]
+    pub data: Vec<PathBuf>,
+    /// Column (or JSON field) holding the text.
+    #[arg(long, default_value = "text")]
+    pub text_column: String,
+    /// Column (or JSON field) holding the label; rows with an empty label are skipped.
+    #[arg(long, default_value = "label")]
+    pub label_column: String,
+    /// One text per line (TweetEval layout).
+    #[arg(long)]
+    pub text_file: Vec<PathBuf>,
+    /// One label id per line, aligned with the matching `--text-file`.
+    #[arg(long)]
+    pub labels_file: Vec<PathBuf>,
+    /// `id name` per line; one for all pairs, or one per pair.
+    #[arg(long)]
+    pub mapping: Vec<PathBuf>,
+}
+
+impl DataArgs {
+    /// The sources named by the flags, tables first.
+    pub fn sources(&self) -> anyhow::Result<Vec<DataSource>> {
+        let mut sources: Vec<DataSource> = self
+            .data
+            .iter()
+            .map(|path| DataSource::Table {
+                path: path.clone(),
+                text_column: self.text_column.clone(),
+                label_column: self.label_column.clone(),
+            })
+            .collect();
+        if self.text_file.len() != self.labels_file.len() {
+            bail!("give one --labels-file per --text-file");
+        }
+        if self.mapping.len() > 1 && self.mapping.len() != self.text_file.len() {
+            bail!("give one --mapping for all --text-file, or one per --text-file");
+        }
+        for (index, (text_file, labels_file)) in
+            self.text_file.iter().zip(&self.labels_file).enumerate()
+        {
+            let mapping = self.mapping.get(index).or(self.mapping.first()).cloned();
+            sources.push(DataSource::Lines {
+                text_file: text_file.clone(),
+                labels_file: labels_file.clone(),
+                mapping,
+            });
+        }
+        if sources.is_empty() {
+            bail!("no data: give --data FILE or --text-file T --labels-file L");
+        }
+        Ok(sources)
+    }
+}
+
+/// Arguments of `veille train`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainArgs {
+    /// The axis the model will label (`sentiment`, `intent` or a configured axis).
+    #[arg(long)]
+    pub axis: String,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Where to write the model (default `models/<axis>.bin`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Validation table (same columns as --data), to choose C.
+    #[arg(long)]
+    pub val_data: Vec<PathBuf>,
+    /// Validation texts (TweetEval layout), with --val-labels-file.
+    #[arg(long)]
+    pub val_text_file: Vec<PathBuf>,
+    #[arg(long)]
+    pub val_labels_file: Vec<PathBuf>,
+    /// Carve this share of the training data (deterministically) out for validation.
+    #[arg(long)]
+    pub val_split: Option<f64>,
+    /// Regularisation; several values (`0.1,0.3,1`) are tried on the validation set.
+    #[arg(long, value_delimiter = ',', default_value = "0.5")]
+    pub c: Vec<f32>,
+    /// Hash buckets: 2^bits.
+    #[arg(long, default_value_t = 18)]
+    pub bits: u8,
+    /// Longest character n-gram (0: none).
+    #[arg(long, default_value_t = 5)]
+    pub char_max: u8,
+    #[arg(long)]
+    pub no_bigrams: bool,
+    #[arg(long)]
+    pub no_lexicon: bool,
+    #[arg(long)]
+    pub no_idf: bool,
+    /// Do not weigh classes by inverse frequency.
+    #[arg(long)]
+    pub no_balance: bool,
+    /// Add the label corrections stored in this configuration's data directory.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Free text recorded in the model's provenance (data terms of use...).
+    #[arg(long, default_value = "")]
+    pub note: String,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `veille train`.
+pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut training = Dataset::read(&args.data.sources()?)?;
+    if let Some(config) = &args.config {
+        let added = add_corrections(&mut training, config, &args.axis)?;
+        eprintln!("added {added} label corrections for axis `{}`", args.axis);
+    }
+    let validation = validation_set(args, &mut training)?;
+    if training.is_empty() {
+        bail!("no labelled examples to train on");
+    }
+    let mut labels: Vec<String> = training.labels.clone();
+    labels.sort();
+    labels.dedup();
+    eprintln!(
+        "{} training examples, labels: {}",
+        training.len(),
+        labels.join(", ")
+    );
+    let featurizer = Featurizer::new()?;
+    let features = FeatureConfig {
+        bits: args.bits,
+        word_bigrams: !args.no_bigrams,
+        char_max: args.char_max,
+        lexicon: !args.no_lexicon,
+        idf: !args.no_idf,
+        ..FeatureConfig::default()
+    };
+    let examples = featurize(&featurizer, &training, &labels, &features);
+    let mut chosen = (args.c[0], None);
+    if args.c.len() > 1 && validation.is_none() {
+        bail!("several values of --c need a validation set (--val-data, --val-text-file or --val-split)");
+    }
+    let mut model = None;
+    for &c in &args.c {
+        let config = train_config(&features, c, args);
+        let candidate = train::train(&args.axis, labels.clone(), examples.clone(), &config, &mut |m| {
+            eprintln!("C={c}: {m}")
+        })?;
+        let Some(validation) = &validation else {
+            model = Some(candidate);
+            break;
+        };
+        let (report, _) = evaluate(&candidate, &featurizer, validation);
+        eprintln!(
+            "C={c}: validation accuracy {:.4}, macro-F1 {:.4}",
+            report.accuracy, report.macro_f1
+        );
+        if chosen.1.is_none_or(|best| report.macro_f1 > best) {
+            chosen = (c, Some(report.macro_f1));
+            model = Some(candidate);
+        }
+    }
+    let mut model = model.context("no model trained")?;
+    let command: Vec<String> = std::env::args().collect();
+    model.meta.provenance = format!(
+        "veille train, {}; {} examples ({} sources); C={} chosen{}; command: {}{}",
+        chrono::Utc::now().format("%Y-%m-%d"),
+        training.len(),
+        args.data.sources()?.len(),
+        chosen.0,
+        chosen
+            .1
+            .map(|f1| format!(" (validation macro-F1 {f1:.4})"))
+            .unwrap_or_default(),
+        command.join(" "),
+        if args.note.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", args.note)
+        }
+    );
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("models/{}.bin", args.axis)));
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    model.save(&out)?;
+    let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "model written to {} ({size} bytes) in {:.1} s",
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    if args.json {
+        let object = serde_json::json!({
+            "axis": args.axis,
+            "out": out.display().to_string(),
+            "labels": model.labels(),
+            "examples": training.len(),
+            "c": chosen.0,
+            "validation_macro_f1": chosen.1,
+            "bytes": size,
+            "seconds": started.elapsed().as_secs_f64(),
+        });
+        println!("{object}");
+    }
+    Ok(())
+}
+
+fn train_config(features: &FeatureConfig, c: f32, args: &TrainArgs) -> TrainConfig {
+    TrainConfig {
+        features: features.clone(),
+        c,
+        balanced: !args.no_balance,
+        ..TrainConfig::default()
+    }
+}
+
+/// The validation set: given files, or a deterministic share carved out of `training`.
+fn validation_set(args: &TrainArgs, training: &mut Dataset) -> anyhow::Result<Option<Dataset>> {
+    if !args.val_data.is_empty() || !args.val_text_file.is_empty() {
+        let data = DataArgs {
+            data: args.val_data.clone(),
+            text_column: args.data.text_column.clone(),
+            label_column: args.data.label_column.clone(),
+            text_file: args.val_text_file.clone(),
+            labels_file: args.val_labels_file.clone(),
+            mapping: args.data.mapping.clone(),
+        };
+        return Ok(Some(Dataset::read(&data.sources()?)?));
+    }
+    let Some(share) = args.val_split else {
+        return Ok(None);
+    };
+    if !(0.0..0.9).contains(&share) {
+        bail!("--val-split must be between 0 and 0.9");
+    }
+    let (mut kept, mut carved) = (Dataset::default(), Dataset::default());
+    let threshold = (share * 1000.0) as u64;
+    for (index, (text, label)) in training.texts.drain(..).zip(training.labels.drain(..)).enumerate() {
+        let draw = (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+        let target = if draw % 1000 < threshold { &mut carved } else { &mut kept };
+        target.texts.push(text);
+        target.labels.push(label);
+    }
+    kept.skipped = training.skipped;
+    *training = kept;
+    eprintln!("carved {} validation examples out of the training data", carved.len());
+    Ok(Some(carved))
+}
+
+/// Feature vectors (without IDF) of every example, on every core.
+fn featurize(
+    featurizer: &Featurizer,
+    data: &Dataset,
+    labels: &[String],
+    features: &FeatureConfig,
+) -> Vec<Example> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = data.len().div_ceil(workers).max(1);
+    let parts: Vec<Vec<Example>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = data
+            .texts
+            .chunks(chunk)
+            .zip(data.labels.chunks(chunk))
+            .map(|(texts, gold)| {
+                scope.spawn(move || {
+                    texts
+                        .iter()
+                        .zip(gold)
+                        .map(|(text, label)| {
+                            let mut vector = Vec::new();
+                            featurizer.vector(text, None, features, None, &mut vector);
+                            let label = labels.iter().position(|l| l == label).unwrap_or(0);
+                            Example { vector, label }
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap_or_default())
+            .collect()
+    });
+    eprintln!("featurized {} examples", data.len());
+    parts.into_iter().flatten().collect()
+}
+
+/// Appends the stored corrections for `axis`; returns how many.
+fn add_corrections(
+    training: &mut Dataset,
+    config_path: &std::path::Path,
+    axis: &str,
+) -> anyhow::Result<usize> {
+    let config = crate::config::load_file(config_path)?;
+    let path = config.data_dir.join("state.redb");
+    let store = index::Store::open(&path)
+        .with_context(|| format!("cannot open {} (is veille running on it?)", path.display()))?;
+    let corrections: Vec<(String, Correction)> = store.list(CORRECTIONS_TABLE)?;
+    let mut added = 0;
+    for (_, correction) in corrections {
+        if correction.axis == axis {
+            training.texts.push(correction.text);
+            training.labels.push(correction.label);
+            added += 1;
+        }
+    }
+    Ok(added)
+}
