@@ -35,6 +35,8 @@ pub enum DataSource {
 pub struct Dataset {
     pub texts: Vec<String>,
     pub labels: Vec<String>,
+    /// Weight of each example (its source's `--source-weight`, 1 by default).
+    pub weights: Vec<f32>,
     /// Rows left out because their label was empty.
     pub skipped: usize,
 }
@@ -50,8 +52,13 @@ impl Dataset {
 
     /// Reads and appends every source, in order.
     pub fn read(sources: &[DataSource]) -> anyhow::Result<Dataset> {
+        Dataset::read_weighted(sources, &[])
+    }
+
+    /// [`Dataset::read`], each source's examples weighing `weights[i]` (1 when absent).
+    pub fn read_weighted(sources: &[DataSource], weights: &[f32]) -> anyhow::Result<Dataset> {
         let mut dataset = Dataset::default();
-        for source in sources {
+        for (index, source) in sources.iter().enumerate() {
             let before = dataset.len();
             match source {
                 DataSource::Table {
@@ -64,6 +71,10 @@ impl Dataset {
                     labels_file,
                     mapping,
                 } => dataset.read_lines(text_file, labels_file, mapping.as_deref())?,
+            }
+            let weight = weights.get(index).copied().unwrap_or(1.0);
+            for slot in &mut dataset.weights[before..] {
+                *slot = weight;
             }
             eprintln!(
                 "read {} examples from {}",
@@ -81,6 +92,7 @@ impl Dataset {
         } else {
             self.texts.push(text);
             self.labels.push(label.to_owned());
+            self.weights.push(1.0);
         }
     }
 

@@ -114,6 +114,10 @@ pub struct TrainArgs {
     pub no_lexicon: bool,
     #[arg(long)]
     pub no_idf: bool,
+    /// Weight of each source's examples, in source order (tables first); 1 by default.
+    /// Lets a small source (French) count as much as a large one (English).
+    #[arg(long, value_delimiter = ',')]
+    pub source_weight: Vec<f32>,
     /// Do not weigh classes by inverse frequency.
     #[arg(long)]
     pub no_balance: bool,
@@ -131,7 +135,7 @@ pub struct TrainArgs {
 /// Runs `veille train`.
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut training = Dataset::read(&args.data.sources()?)?;
+    let mut training = Dataset::read_weighted(&args.data.sources()?, &args.source_weight)?;
     if let Some(config) = &args.config {
         let added = add_corrections(&mut training, config, &args.axis)?;
         eprintln!("added {added} label corrections for axis `{}`", args.axis);
@@ -262,11 +266,17 @@ fn validation_set(args: &TrainArgs, training: &mut Dataset) -> anyhow::Result<Op
     }
     let (mut kept, mut carved) = (Dataset::default(), Dataset::default());
     let threshold = (share * 1000.0) as u64;
-    for (index, (text, label)) in training.texts.drain(..).zip(training.labels.drain(..)).enumerate() {
+    let rows = training
+        .texts
+        .drain(..)
+        .zip(training.labels.drain(..))
+        .zip(training.weights.drain(..));
+    for (index, ((text, label), weight)) in rows.enumerate() {
         let draw = (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
         let target = if draw % 1000 < threshold { &mut carved } else { &mut kept };
         target.texts.push(text);
         target.labels.push(label);
+        target.weights.push(weight);
     }
     kept.skipped = training.skipped;
     *training = kept;
@@ -288,16 +298,22 @@ fn featurize(
             .texts
             .chunks(chunk)
             .zip(data.labels.chunks(chunk))
-            .map(|(texts, gold)| {
+            .zip(data.weights.chunks(chunk))
+            .map(|((texts, gold), weights)| {
                 scope.spawn(move || {
                     texts
                         .iter()
                         .zip(gold)
-                        .map(|(text, label)| {
+                        .zip(weights)
+                        .map(|((text, label), &weight)| {
                             let mut vector = Vec::new();
                             featurizer.vector(text, None, features, None, &mut vector);
                             let label = labels.iter().position(|l| l == label).unwrap_or(0);
-                            Example { vector, label }
+                            Example {
+                                vector,
+                                label,
+                                weight,
+                            }
                         })
                         .collect()
                 })
@@ -328,6 +344,7 @@ fn add_corrections(
         if correction.axis == axis {
             training.texts.push(correction.text);
             training.labels.push(correction.label);
+            training.weights.push(1.0);
             added += 1;
         }
     }

@@ -216,6 +216,7 @@ mod tests {
                     model: None,
                 },
             ],
+            ..NlpConfig::default()
         }
     }
 

@@ -174,6 +174,10 @@ impl LanguageDetector {
             return UNDETERMINED;
         }
         let vote = FunctionWordVote::count(&votes);
+        // A landslide of function words settles it without the (costly) trigram model.
+        if let Some(code) = vote.landslide() {
+            return code;
+        }
         let short = letters < SHORT_TEXT_LETTERS;
         if short && let Some(code) = vote.decisive() {
             return code;
@@ -233,6 +237,12 @@ impl FunctionWordVote {
     /// The language with a strict lead, if any.
     fn leader(&self) -> Option<&'static str> {
         (self.best_count > self.runner_up_count).then(|| FUNCTION_WORDS[self.best].0)
+    }
+
+    /// The language with three or more hits and at least four times the runner-up's.
+    fn landslide(&self) -> Option<&'static str> {
+        let clear = self.best_count >= 3 && self.best_count >= 4 * self.runner_up_count;
+        clear.then(|| FUNCTION_WORDS[self.best].0)
     }
 
     /// The language with two or more hits and at least twice the runner-up's.

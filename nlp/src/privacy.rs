@@ -242,7 +242,9 @@ fn phone_at(bytes: &[u8], start: usize) -> Option<usize> {
         } else if matches!(byte, b' ' | b'.' | b'-' | b'/' | b'(' | b')') || (byte == b'+' && at == start) {
             in_group = false;
             // Two separators in a row end the number (". " after it, "  ").
-            if at + 1 < bytes.len() && !bytes[at + 1].is_ascii_digit() && bytes[at + 1] != b'(' {
+            let next = bytes.get(at + 1).copied().unwrap_or(b'x');
+            let bracket_pair = (byte == b')' && next == b' ') || (byte == b' ' && next == b'(');
+            if !next.is_ascii_digit() && !bracket_pair {
                 break;
             }
         } else {

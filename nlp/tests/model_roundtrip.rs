@@ -36,7 +36,11 @@ fn a_saved_model_reloads_with_identical_predictions() {
             let mut vector = Vec::new();
             featurizer.vector(text, None, &features, None, &mut vector);
             let label = labels.iter().position(|l| l == label).expect("known label");
-            Example { vector, label }
+            Example {
+                vector,
+                label,
+                weight: 1.0,
+            }
         })
         .collect();
     let config = TrainConfig {

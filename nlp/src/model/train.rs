@@ -60,6 +60,8 @@ pub struct Example {
     /// Features without IDF weighting.
     pub vector: SparseVector,
     pub label: usize,
+    /// How much this example counts (1 for most; more for a scarce source).
+    pub weight: f32,
 }
 
 /// Trains a model for `axis` with `labels` on `examples`. `progress` is told what happens.
@@ -174,18 +176,18 @@ fn class_weights(examples: &[Example], labels: usize, balanced: bool) -> Vec<f32
     if !balanced {
         return vec![1.0; labels];
     }
-    let mut counts = vec![0usize; labels];
+    let mut counts = vec![0.0f32; labels];
     for example in examples {
-        counts[example.label] += 1;
+        counts[example.label] += example.weight;
     }
-    let total = examples.len() as f32;
+    let total: f32 = counts.iter().sum();
     counts
         .into_iter()
         .map(|count| {
-            if count == 0 {
+            if count <= 0.0 {
                 1.0
             } else {
-                total / (labels as f32 * count as f32)
+                total / (labels as f32 * count)
             }
         })
         .collect()
@@ -204,7 +206,9 @@ fn binary_svm(
     let mut alphas = vec![0.0f32; examples.len()];
     let diagonals: Vec<f32> = examples
         .iter()
-        .map(|example| 1.0 / (2.0 * config.c * class_weights[example.label]))
+        .map(|example| {
+            1.0 / (2.0 * config.c * class_weights[example.label] * example.weight.max(1e-3))
+        })
         .collect();
     let squared_norms: Vec<f32> = examples
         .iter()
@@ -281,6 +285,7 @@ mod tests {
         Example {
             vector: buckets.iter().map(|&bucket| (bucket, value)).collect(),
             label,
+            weight: 1.0,
         }
     }
 

@@ -1,0 +1,95 @@
+//! `cargo bench -p nlp --bench analyse`: throughput of the full analysis of one post
+//! (tokens, relevance, language, sentiment model, keyword axes, intent, privacy) on one
+//! core, over the 306 English and French posts of `fixtures/labeled/intent.jsonl`, all
+//! about the brand, one post at a time. Prints posts/s for the full analysis and for its
+//! parts. A plain timing loop (no harness): each figure is the best of five rounds of at
+//! least half a second.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use nlp::tokens::Tokenizer;
+use nlp::{Analyzer, Axis, Brand, Category, NlpConfig};
+
+fn posts() -> Vec<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/labeled/intent.jsonl");
+    let text = std::fs::read_to_string(path).expect("intent set readable");
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|value| value["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn config() -> NlpConfig {
+    let strings = |items: &[&str]| items.iter().map(|item| (*item).to_owned()).collect();
+    let category = |name: &str, keywords: &[&str]| Category {
+        name: name.to_owned(),
+        keywords: strings(keywords),
+    };
+    NlpConfig {
+        brands: vec![Brand {
+            name: "Lumio".into(),
+            aliases: strings(&["lumio", "lumio telecom", "lumio fibre"]),
+            handles: strings(&["@lumio", "@lumio_help", "@lumio_fr"]),
+            hashtags: strings(&["#lumio", "#lumiofail"]),
+            exclusions: strings(&["lumio lamp"]),
+            ..Brand::default()
+        }],
+        axes: vec![Axis {
+            name: "topic".into(),
+            categories: vec![
+                category("outage", &["outage", "down", "no signal", "panne", "coupure"]),
+                category("billing", &["bill", "invoice", "refund", "facture"]),
+                category("support", &["support", "customer service", "service client"]),
+            ],
+            model: None,
+        }],
+        ..NlpConfig::default()
+    }
+}
+
+/// Posts per second of `work` over `posts`: best of five rounds.
+fn measure(posts: &[String], mut work: impl FnMut(&str)) -> f64 {
+    let mut best = 0.0f64;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let mut done = 0usize;
+        while started.elapsed() < Duration::from_millis(500) {
+            for post in posts {
+                work(post);
+            }
+            done += posts.len();
+        }
+        best = best.max(done as f64 / started.elapsed().as_secs_f64());
+    }
+    best
+}
+
+fn main() {
+    let posts = posts();
+    let analyzer = Analyzer::new(&config()).expect("analyzer builds");
+    let tokenizer = Tokenizer::new().expect("tokenizer builds");
+    let ascii = posts.iter().filter(|post| post.is_ascii()).count();
+    println!(
+        "nlp throughput, one core, {} posts ({ascii} ASCII), one at a time",
+        posts.len()
+    );
+    let full = measure(&posts, |post| {
+        black_box(analyzer.analyse_text(black_box(post), None).ok());
+    });
+    println!("full analysis:          {full:>10.0} posts/s");
+    let claimed = measure(&posts, |post| {
+        black_box(analyzer.analyse_text(black_box(post), Some("en")).ok());
+    });
+    println!("full, language claimed: {claimed:>10.0} posts/s");
+    let tokens = measure(&posts, |post| {
+        black_box(tokenizer.tokenize(black_box(post)));
+    });
+    println!("tokenization only:      {tokens:>10.0} posts/s");
+    let irrelevant: Vec<String> = posts.iter().map(|post| post.replace("umio", "xmio")).collect();
+    let dropped = measure(&irrelevant, |post| {
+        black_box(analyzer.analyse_text(black_box(post), None).err());
+    });
+    println!("irrelevant (dropped):   {dropped:>10.0} posts/s");
+}
