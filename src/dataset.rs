@@ -110,14 +110,17 @@ impl Dataset {
             .with_context(|| format!("{}: no header row", path.display()))?
             .clone();
         let column = |name: &str| {
-            headers.iter().position(|header| header == name).with_context(|| {
-                let known: Vec<&str> = headers.iter().collect();
-                format!(
-                    "{}: no column `{name}` (columns: {})",
-                    path.display(),
-                    known.join(", ")
-                )
-            })
+            headers
+                .iter()
+                .position(|header| header == name)
+                .with_context(|| {
+                    let known: Vec<&str> = headers.iter().collect();
+                    format!(
+                        "{}: no column `{name}` (columns: {})",
+                        path.display(),
+                        known.join(", ")
+                    )
+                })
         };
         let (text_at, label_at) = (column(text)?, column(label)?);
         for (row, record) in reader.records().enumerate() {
@@ -224,7 +227,9 @@ pub fn decode_escapes(text: &str) -> String {
     let mut pending_high: Option<u32> = None;
     while let Some(at) = rest.find("\\u") {
         out.push_str(&rest[..at]);
-        let hex = rest.get(at + 2..at + 6).filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()));
+        let hex = rest
+            .get(at + 2..at + 6)
+            .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()));
         let Some(code) = hex.and_then(|hex| u32::from_str_radix(hex, 16).ok()) else {
             out.push_str("\\u");
             rest = &rest[at + 2..];

@@ -164,14 +164,20 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let examples = featurize(&featurizer, &training, &labels, &features);
     let mut chosen = (args.c[0], None);
     if args.c.len() > 1 && validation.is_none() {
-        bail!("several values of --c need a validation set (--val-data, --val-text-file or --val-split)");
+        bail!(
+            "several values of --c need a validation set (--val-data, --val-text-file or --val-split)"
+        );
     }
     let mut model = None;
     for &c in &args.c {
         let config = train_config(&features, c, args);
-        let candidate = train::train(&args.axis, labels.clone(), examples.clone(), &config, &mut |m| {
-            eprintln!("C={c}: {m}")
-        })?;
+        let candidate = train::train(
+            &args.axis,
+            labels.clone(),
+            examples.clone(),
+            &config,
+            &mut |m| eprintln!("C={c}: {m}"),
+        )?;
         let Some(validation) = &validation else {
             model = Some(candidate);
             break;
@@ -238,7 +244,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
 
 fn train_config(features: &FeatureConfig, c: f32, args: &TrainArgs) -> TrainConfig {
     TrainConfig {
-        features: features.clone(),
+        features: *features,
         c,
         balanced: !args.no_balance,
         ..TrainConfig::default()
@@ -273,14 +279,21 @@ fn validation_set(args: &TrainArgs, training: &mut Dataset) -> anyhow::Result<Op
         .zip(training.weights.drain(..));
     for (index, ((text, label), weight)) in rows.enumerate() {
         let draw = (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
-        let target = if draw % 1000 < threshold { &mut carved } else { &mut kept };
+        let target = if draw % 1000 < threshold {
+            &mut carved
+        } else {
+            &mut kept
+        };
         target.texts.push(text);
         target.labels.push(label);
         target.weights.push(weight);
     }
     kept.skipped = training.skipped;
     *training = kept;
-    eprintln!("carved {} validation examples out of the training data", carved.len());
+    eprintln!(
+        "carved {} validation examples out of the training data",
+        carved.len()
+    );
     Ok(Some(carved))
 }
 

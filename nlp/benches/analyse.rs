@@ -39,9 +39,15 @@ fn config() -> NlpConfig {
         axes: vec![Axis {
             name: "topic".into(),
             categories: vec![
-                category("outage", &["outage", "down", "no signal", "panne", "coupure"]),
+                category(
+                    "outage",
+                    &["outage", "down", "no signal", "panne", "coupure"],
+                ),
                 category("billing", &["bill", "invoice", "refund", "facture"]),
-                category("support", &["support", "customer service", "service client"]),
+                category(
+                    "support",
+                    &["support", "customer service", "service client"],
+                ),
             ],
             model: None,
         }],
@@ -87,7 +93,10 @@ fn main() {
         black_box(tokenizer.tokenize(black_box(post)));
     });
     println!("tokenization only:      {tokens:>10.0} posts/s");
-    let irrelevant: Vec<String> = posts.iter().map(|post| post.replace("umio", "xmio")).collect();
+    let irrelevant: Vec<String> = posts
+        .iter()
+        .map(|post| post.replace("umio", "xmio"))
+        .collect();
     let dropped = measure(&irrelevant, |post| {
         black_box(analyzer.analyse_text(black_box(post), None).err());
     });

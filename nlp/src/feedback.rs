@@ -40,7 +40,7 @@ impl Correction {
 
     /// The analysis was right: it had given the corrected label.
     pub fn was_right(&self) -> bool {
-        self.predicted.iter().any(|label| *label == self.label)
+        self.predicted.contains(&self.label)
     }
 }
 

@@ -49,5 +49,5 @@ pub use config::{
     Axis, Brand, Category, DEFAULT_CONTEXT_WINDOW, NlpConfig, PrivacyConfig, SensitiveAction,
     SentimentModel,
 };
-pub use privacy::SensitiveCategory;
 pub use error::NlpError;
+pub use privacy::SensitiveCategory;

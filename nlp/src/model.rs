@@ -10,16 +10,16 @@
 //! same text always gets the same label; a saved and reloaded model predicts exactly what
 //! it did before saving.
 
-pub mod featurizer;
 pub mod features;
+pub mod featurizer;
 pub mod format;
 pub mod metrics;
 pub mod train;
 
 use serde::{Deserialize, Serialize};
 
-pub use featurizer::Featurizer;
 pub use features::{FeatureConfig, SparseVector};
+pub use featurizer::Featurizer;
 pub use format::ModelError;
 pub use train::{Example, TrainConfig, TrainError};
 

@@ -62,58 +62,231 @@ impl SensitiveCategory {
     fn phrases(self) -> &'static [&'static str] {
         match self {
             SensitiveCategory::EthnicOrigin => &[
-                "as a black woman", "as a black man", "as a black person", "i'm black",
-                "i am black", "as an arab", "i'm arab", "as an asian", "i'm asian",
-                "as a latina", "as a latino", "i'm latino", "i'm latina", "i'm hispanic",
-                "my ethnicity", "african american", "my race", "people like me",
-                "je suis noir", "je suis noire", "en tant que noir", "en tant que noire",
-                "je suis arabe", "en tant qu'arabe", "je suis maghrebin",
-                "je suis maghrebine", "mes origines", "je suis asiatique", "je suis rom",
-                "d'origine algerienne", "d'origine marocaine", "d'origine africaine",
-                "d'origine senegalaise", "racisme", "racism", "racist", "raciste",
-                "discrimination au faciès", "delit de facies",
+                "as a black woman",
+                "as a black man",
+                "as a black person",
+                "i'm black",
+                "i am black",
+                "as an arab",
+                "i'm arab",
+                "as an asian",
+                "i'm asian",
+                "as a latina",
+                "as a latino",
+                "i'm latino",
+                "i'm latina",
+                "i'm hispanic",
+                "my ethnicity",
+                "african american",
+                "my race",
+                "people like me",
+                "je suis noir",
+                "je suis noire",
+                "en tant que noir",
+                "en tant que noire",
+                "je suis arabe",
+                "en tant qu'arabe",
+                "je suis maghrebin",
+                "je suis maghrebine",
+                "mes origines",
+                "je suis asiatique",
+                "je suis rom",
+                "d'origine algerienne",
+                "d'origine marocaine",
+                "d'origine africaine",
+                "d'origine senegalaise",
+                "racisme",
+                "racism",
+                "racist",
+                "raciste",
+                "discrimination au faciès",
+                "delit de facies",
             ],
             SensitiveCategory::PoliticalOpinion => &[
-                "i voted for", "i vote for", "i'm voting for", "i will vote", "my party",
-                "as a democrat", "as a republican", "as a socialist", "as a conservative",
-                "as a liberal", "i'm a democrat", "i'm a republican", "maga", "trump supporter",
-                "j'ai vote pour", "je vote pour", "je voterai", "mon parti", "militant",
-                "militante", "je milite", "rassemblement national", "la france insoumise",
-                "insoumis", "insoumise", "les republicains", "macroniste", "ecologiste",
-                "communiste", "socialiste", "je suis de gauche", "je suis de droite",
-                "i'm left wing", "i'm right wing", "leftist", "far right", "extreme droite",
+                "i voted for",
+                "i vote for",
+                "i'm voting for",
+                "i will vote",
+                "my party",
+                "as a democrat",
+                "as a republican",
+                "as a socialist",
+                "as a conservative",
+                "as a liberal",
+                "i'm a democrat",
+                "i'm a republican",
+                "maga",
+                "trump supporter",
+                "j'ai vote pour",
+                "je vote pour",
+                "je voterai",
+                "mon parti",
+                "militant",
+                "militante",
+                "je milite",
+                "rassemblement national",
+                "la france insoumise",
+                "insoumis",
+                "insoumise",
+                "les republicains",
+                "macroniste",
+                "ecologiste",
+                "communiste",
+                "socialiste",
+                "je suis de gauche",
+                "je suis de droite",
+                "i'm left wing",
+                "i'm right wing",
+                "leftist",
+                "far right",
+                "extreme droite",
                 "extreme gauche",
             ],
             SensitiveCategory::ReligiousBelief => &[
-                "muslim", "musulman", "musulmane", "ramadan", "mosque", "mosquee", "halal",
-                "christian", "chretien", "chretienne", "catholic", "catholique", "church",
-                "eglise", "messe", "jewish", "juif", "juive", "synagogue", "kosher", "casher",
-                "shabbat", "atheist", "athee", "buddhist", "bouddhiste", "hindu", "hindou",
-                "my faith", "ma foi", "i pray", "je prie", "praying", "god bless",
-                "inshallah", "insha'allah", "evangelical", "evangelique", "protestant",
-                "protestante", "bible", "coran", "quran", "carême", "lent",
+                "muslim",
+                "musulman",
+                "musulmane",
+                "ramadan",
+                "mosque",
+                "mosquee",
+                "halal",
+                "christian",
+                "chretien",
+                "chretienne",
+                "catholic",
+                "catholique",
+                "church",
+                "eglise",
+                "messe",
+                "jewish",
+                "juif",
+                "juive",
+                "synagogue",
+                "kosher",
+                "casher",
+                "shabbat",
+                "atheist",
+                "athee",
+                "buddhist",
+                "bouddhiste",
+                "hindu",
+                "hindou",
+                "my faith",
+                "ma foi",
+                "i pray",
+                "je prie",
+                "praying",
+                "god bless",
+                "inshallah",
+                "insha'allah",
+                "evangelical",
+                "evangelique",
+                "protestant",
+                "protestante",
+                "bible",
+                "coran",
+                "quran",
+                "carême",
+                "lent",
             ],
             SensitiveCategory::UnionMembership => &[
-                "my union", "union member", "union rep", "shop steward", "our union",
-                "joined the union", "teamsters", "afl-cio", "syndique", "syndiquee",
-                "mon syndicat", "notre syndicat", "delegue syndical", "deleguee syndicale",
-                "cgt", "cfdt", "force ouvriere", "sud rail", "unsa", "cfe-cgc",
+                "my union",
+                "union member",
+                "union rep",
+                "shop steward",
+                "our union",
+                "joined the union",
+                "teamsters",
+                "afl-cio",
+                "syndique",
+                "syndiquee",
+                "mon syndicat",
+                "notre syndicat",
+                "delegue syndical",
+                "deleguee syndicale",
+                "cgt",
+                "cfdt",
+                "force ouvriere",
+                "sud rail",
+                "unsa",
+                "cfe-cgc",
             ],
             SensitiveCategory::Health => &[
-                "cancer", "chemo", "chemotherapy", "chimio", "chimiotherapie", "diabetes",
-                "diabetic", "diabete", "diabetique", "insulin", "insuline", "depression",
-                "depressed", "deprime", "antidepressants", "antidepresseurs", "hiv", "vih",
-                "aids", "sida", "pregnant", "enceinte", "pregnancy", "grossesse",
-                "miscarriage", "fausse couche", "my doctor", "mon medecin", "my surgery",
-                "surgery", "operation du", "hospitalized", "hospitalised", "hospitalise",
-                "hospitalisee", "a l'hopital", "in hospital", "in the hospital",
-                "wheelchair", "fauteuil roulant", "disability", "disabled", "handicap",
-                "handicape", "handicapee", "asthma", "asthme", "epilepsy", "epilepsie",
-                "autism", "autistic", "autiste", "adhd", "tdah", "therapy", "therapist",
-                "therapie", "psychiatrist", "psychiatre", "anxiety disorder", "bipolar",
-                "bipolaire", "dialysis", "dialyse", "covid positive", "positif au covid",
-                "my medication", "mes medicaments", "mon traitement", "sclerose",
-                "sclerosis", "my diagnosis", "mon diagnostic", "arret maladie", "sick leave",
+                "cancer",
+                "chemo",
+                "chemotherapy",
+                "chimio",
+                "chimiotherapie",
+                "diabetes",
+                "diabetic",
+                "diabete",
+                "diabetique",
+                "insulin",
+                "insuline",
+                "depression",
+                "depressed",
+                "deprime",
+                "antidepressants",
+                "antidepresseurs",
+                "hiv",
+                "vih",
+                "aids",
+                "sida",
+                "pregnant",
+                "enceinte",
+                "pregnancy",
+                "grossesse",
+                "miscarriage",
+                "fausse couche",
+                "my doctor",
+                "mon medecin",
+                "my surgery",
+                "surgery",
+                "operation du",
+                "hospitalized",
+                "hospitalised",
+                "hospitalise",
+                "hospitalisee",
+                "a l'hopital",
+                "in hospital",
+                "in the hospital",
+                "wheelchair",
+                "fauteuil roulant",
+                "disability",
+                "disabled",
+                "handicap",
+                "handicape",
+                "handicapee",
+                "asthma",
+                "asthme",
+                "epilepsy",
+                "epilepsie",
+                "autism",
+                "autistic",
+                "autiste",
+                "adhd",
+                "tdah",
+                "therapy",
+                "therapist",
+                "therapie",
+                "psychiatrist",
+                "psychiatre",
+                "anxiety disorder",
+                "bipolar",
+                "bipolaire",
+                "dialysis",
+                "dialyse",
+                "covid positive",
+                "positif au covid",
+                "my medication",
+                "mes medicaments",
+                "mon traitement",
+                "sclerose",
+                "sclerosis",
+                "my diagnosis",
+                "mon diagnostic",
+                "arret maladie",
+                "sick leave",
             ],
         }
     }
@@ -210,7 +383,9 @@ fn email_around(text: &str, at: usize) -> Option<(usize, usize)> {
         start -= 1;
     }
     let mut end = at + 1;
-    while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || matches!(bytes[end], b'.' | b'-')) {
+    while end < bytes.len()
+        && (bytes[end].is_ascii_alphanumeric() || matches!(bytes[end], b'.' | b'-'))
+    {
         end += 1;
     }
     while end > at + 1 && matches!(bytes[end - 1], b'.' | b'-') {
@@ -218,7 +393,10 @@ fn email_around(text: &str, at: usize) -> Option<(usize, usize)> {
     }
     let domain = &text[at + 1..end];
     let has_dot = domain.contains('.') && !domain.starts_with('.');
-    let top_level_ok = domain.rsplit('.').next().is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()));
+    let top_level_ok = domain
+        .rsplit('.')
+        .next()
+        .is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()));
     (start < at && has_dot && top_level_ok).then_some((start, end))
 }
 
@@ -239,7 +417,9 @@ fn phone_at(bytes: &[u8], start: usize) -> Option<usize> {
                 in_group = true;
             }
             last_digit_end = at + 1;
-        } else if matches!(byte, b' ' | b'.' | b'-' | b'/' | b'(' | b')') || (byte == b'+' && at == start) {
+        } else if matches!(byte, b' ' | b'.' | b'-' | b'/' | b'(' | b')')
+            || (byte == b'+' && at == start)
+        {
             in_group = false;
             // Two separators in a row end the number (". " after it, "  ").
             let next = bytes.get(at + 1).copied().unwrap_or(b'x');
@@ -257,7 +437,10 @@ fn phone_at(bytes: &[u8], start: usize) -> Option<usize> {
         return None;
     }
     let first = bytes[start];
-    let first_digit = bytes[start..end].iter().find(|b| b.is_ascii_digit()).copied();
+    let first_digit = bytes[start..end]
+        .iter()
+        .find(|b| b.is_ascii_digit())
+        .copied();
     let shaped = first == b'+' || first == b'(' || first_digit == Some(b'0') || groups >= 3;
     ((9..=15).contains(&digits) && shaped).then_some(end)
 }
@@ -300,9 +483,18 @@ mod tests {
         let tokenizer = Tokenizer::new().unwrap();
         let matcher = SensitiveMatcher::new(&tokenizer).unwrap();
         let find = |text: &str| matcher.find(&tokenizer.tokenize(text));
-        assert_eq!(find("No signal at the hospital, my chemo appointment"), [SensitiveCategory::Health]);
-        assert_eq!(find("Je suis syndiqué à la CGT"), [SensitiveCategory::UnionMembership]);
-        assert_eq!(find("during Ramadan the shop closes"), [SensitiveCategory::ReligiousBelief]);
+        assert_eq!(
+            find("No signal at the hospital, my chemo appointment"),
+            [SensitiveCategory::Health]
+        );
+        assert_eq!(
+            find("Je suis syndiqué à la CGT"),
+            [SensitiveCategory::UnionMembership]
+        );
+        assert_eq!(
+            find("during Ramadan the shop closes"),
+            [SensitiveCategory::ReligiousBelief]
+        );
         assert!(find("my internet is down again").is_empty());
     }
 }

@@ -25,14 +25,67 @@ fn strings(items: &[&str]) -> Vec<String> {
 }
 
 const TELECOM_CONTEXT: &[&str] = &[
-    "fibre", "fiber", "forfait", "box", "livebox", "réseau", "network", "mobile", "4g",
-    "5g", "internet", "opérateur", "operator", "carrier", "sim", "abonnement",
-    "subscription", "wifi", "wi-fi", "signal", "facture", "bill", "billing",
-    "service client", "customer service", "support", "hotline", "conseiller", "data",
-    "roaming", "téléphone", "phone", "ligne", "line", "adsl", "débit", "technicien",
-    "engineer", "coverage", "couverture", "landline", "sms", "appel", "appels", "tv",
-    "décodeur", "sosh", "sfr", "bouygues", "free", "orange money", "plan", "prepaid",
-    "panne", "outage", "capte", "5g", "télé", "telecom", "portabilité", "plan",
+    "fibre",
+    "fiber",
+    "forfait",
+    "box",
+    "livebox",
+    "réseau",
+    "network",
+    "mobile",
+    "4g",
+    "5g",
+    "internet",
+    "opérateur",
+    "operator",
+    "carrier",
+    "sim",
+    "abonnement",
+    "subscription",
+    "wifi",
+    "wi-fi",
+    "signal",
+    "facture",
+    "bill",
+    "billing",
+    "service client",
+    "customer service",
+    "support",
+    "hotline",
+    "conseiller",
+    "data",
+    "roaming",
+    "téléphone",
+    "phone",
+    "ligne",
+    "line",
+    "adsl",
+    "débit",
+    "technicien",
+    "engineer",
+    "coverage",
+    "couverture",
+    "landline",
+    "sms",
+    "appel",
+    "appels",
+    "tv",
+    "décodeur",
+    "sosh",
+    "sfr",
+    "bouygues",
+    "free",
+    "orange money",
+    "plan",
+    "prepaid",
+    "panne",
+    "outage",
+    "capte",
+    "5g",
+    "télé",
+    "telecom",
+    "portabilité",
+    "plan",
 ];
 
 fn relevance_config() -> NlpConfig {
@@ -127,8 +180,14 @@ fn relevance_with_ambiguous_brand_names() {
         };
         for brand in ["Orange", "Lumio", "Free"] {
             let (is_gold, is_found) = (gold.contains(&brand), found.iter().any(|f| f == brand));
-            counts.entry(brand.to_owned()).or_default().add(is_gold, is_found);
-            counts.entry("all".to_owned()).or_default().add(is_gold, is_found);
+            counts
+                .entry(brand.to_owned())
+                .or_default()
+                .add(is_gold, is_found);
+            counts
+                .entry("all".to_owned())
+                .or_default()
+                .add(is_gold, is_found);
             if is_gold != is_found {
                 mistakes.push(format!("{brand} gold={is_gold}: {text}"));
             }
@@ -170,7 +229,10 @@ fn intents_in_english_and_french() {
         };
         for intent in INTENTS {
             let (is_gold, is_found) = (gold.contains(&intent), found.iter().any(|f| f == intent));
-            counts.entry(intent.to_owned()).or_default().add(is_gold, is_found);
+            counts
+                .entry(intent.to_owned())
+                .or_default()
+                .add(is_gold, is_found);
             if is_gold != is_found {
                 mistakes.push(format!("{intent} gold={is_gold}: {text}"));
             }
@@ -179,8 +241,16 @@ fn intents_in_english_and_french() {
     print_table("intent (fixtures/labeled/intent.jsonl)", &counts);
     println!("mistakes:\n  {}", mistakes.join("\n  "));
     for (intent, count) in &counts {
-        assert!(count.precision() >= 0.70, "{intent} precision {:.3}", count.precision());
-        assert!(count.recall() >= 0.70, "{intent} recall {:.3}", count.recall());
+        assert!(
+            count.precision() >= 0.70,
+            "{intent} precision {:.3}",
+            count.precision()
+        );
+        assert!(
+            count.recall() >= 0.70,
+            "{intent} recall {:.3}",
+            count.recall()
+        );
     }
 }
 
@@ -203,17 +273,29 @@ fn privacy_redaction_and_sensitive_categories() {
         if analysis.privacy.redactions == expected_redactions {
             redactions_right += 1;
         } else {
-            mistakes.push(format!("redactions {}: {text}", analysis.privacy.redactions));
+            mistakes.push(format!(
+                "redactions {}: {text}",
+                analysis.privacy.redactions
+            ));
         }
         let (redacted, _) = redact(text);
-        assert!(!redacted.contains('@') || text.contains("@lumio"), "{redacted}");
+        assert!(
+            !redacted.contains('@') || text.contains("@lumio"),
+            "{redacted}"
+        );
         let any_gold = !gold.is_empty();
         let any_found = !analysis.privacy.sensitive.is_empty();
-        counts.entry("any sensitive".into()).or_default().add(any_gold, any_found);
+        counts
+            .entry("any sensitive".into())
+            .or_default()
+            .add(any_gold, any_found);
         for category in nlp::SensitiveCategory::ALL.map(|c| c.as_str()) {
             let is_gold = gold.contains(&category);
             let is_found = analysis.privacy.sensitive.iter().any(|s| s == category);
-            counts.entry(category.to_owned()).or_default().add(is_gold, is_found);
+            counts
+                .entry(category.to_owned())
+                .or_default()
+                .add(is_gold, is_found);
             if is_gold != is_found {
                 mistakes.push(format!("{category} gold={is_gold}: {text}"));
             }

@@ -8,7 +8,8 @@ use nlp::model::{FeatureConfig, Featurizer, LinearModel};
 
 /// `fixtures/labeled/sentiment-small.csv`: `"text",label` per line after the header.
 fn small_set() -> Vec<(String, String)> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/labeled/sentiment-small.csv");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/labeled/sentiment-small.csv");
     let content = std::fs::read_to_string(path).expect("fixture readable");
     content
         .lines()
@@ -24,7 +25,11 @@ fn small_set() -> Vec<(String, String)> {
 fn a_saved_model_reloads_with_identical_predictions() {
     let data = small_set();
     assert_eq!(data.len(), 30);
-    let labels = vec!["negative".to_owned(), "neutral".to_owned(), "positive".to_owned()];
+    let labels = vec![
+        "negative".to_owned(),
+        "neutral".to_owned(),
+        "positive".to_owned(),
+    ];
     let featurizer = Featurizer::new().expect("featurizer builds");
     let features = FeatureConfig {
         bits: 16,

@@ -37,7 +37,12 @@ pub(crate) struct LabelBody {
 /// The labels a person may choose on `axis`, or `None` for an unknown axis.
 fn allowed_labels(state: &AppState, axis: &str) -> Option<Vec<String>> {
     match axis {
-        "sentiment" => Some(SentimentLabel::ALL.iter().map(|l| l.as_str().to_owned()).collect()),
+        "sentiment" => Some(
+            SentimentLabel::ALL
+                .iter()
+                .map(|l| l.as_str().to_owned())
+                .collect(),
+        ),
         "intent" => Some(INTENTS.iter().map(|i| (*i).to_owned()).collect()),
         _ => state
             .axes
@@ -64,7 +69,11 @@ pub(crate) async fn set_label(
         )));
     }
     let Some(store) = state.alerts.store().cloned() else {
-        return Ok((StatusCode::SERVICE_UNAVAILABLE, "no store to keep labels in").into_response());
+        return Ok((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no store to keep labels in",
+        )
+            .into_response());
     };
     let index = state.search.clone();
     let post_id = PostId::from_raw(id.clone());

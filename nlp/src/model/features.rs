@@ -30,9 +30,9 @@ pub const NEGATION_REACH: usize = 5;
 
 /// Words that open a negation scope (folded).
 const NEGATORS: &[&str] = &[
-    "not", "no", "never", "nothing", "nobody", "none", "nor", "cannot", "cant", "dont",
-    "doesnt", "didnt", "isnt", "wasnt", "wont", "aint", "without", "neither", "ne", "n'",
-    "pas", "jamais", "rien", "aucun", "aucune", "sans", "ni", "nul", "nulle",
+    "not", "no", "never", "nothing", "nobody", "none", "nor", "cannot", "cant", "dont", "doesnt",
+    "didnt", "isnt", "wasnt", "wont", "aint", "without", "neither", "ne", "n'", "pas", "jamais",
+    "rien", "aucun", "aucune", "sans", "ni", "nul", "nulle",
 ];
 
 /// Words that close a negation scope.
@@ -251,7 +251,10 @@ fn add_char_grams(config: &FeatureConfig, word: &str, buffer: &mut Vec<u8>, sink
     let starts: Vec<usize> = (0..buffer.len())
         .filter(|&at| (buffer[at] & 0xC0) != 0x80)
         .collect();
-    let (min, max) = (usize::from(config.char_min.max(1)), usize::from(config.char_max));
+    let (min, max) = (
+        usize::from(config.char_min.max(1)),
+        usize::from(config.char_max),
+    );
     for (index, &start) in starts.iter().enumerate() {
         for length in min..=max {
             let end = starts.get(index + length).copied().unwrap_or_else(|| {
@@ -290,7 +293,11 @@ fn finish(out: &mut SparseVector, idf: Option<&[f32]>) {
             *value *= idf.get(*bucket as usize).copied().unwrap_or(1.0);
         }
     }
-    let norm = out.iter().map(|(_, value)| value * value).sum::<f32>().sqrt();
+    let norm = out
+        .iter()
+        .map(|(_, value)| value * value)
+        .sum::<f32>()
+        .sqrt();
     if norm > 0.0 && norm.is_finite() {
         for (_, value) in out.iter_mut() {
             *value /= norm;

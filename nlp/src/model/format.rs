@@ -116,7 +116,9 @@ impl LinearModel {
             return Err(ModelError::Invalid("trailing bytes".into()));
         }
         if idf.iter().chain(&weights).any(|value| !value.is_finite()) {
-            return Err(ModelError::Invalid("a weight is not a finite number".into()));
+            return Err(ModelError::Invalid(
+                "a weight is not a finite number".into(),
+            ));
         }
         Ok(LinearModel { meta, idf, weights })
     }
@@ -211,7 +213,10 @@ mod tests {
     fn damaged_files_are_errors_not_panics() {
         let bytes = tiny().to_bytes();
         for length in [0, 7, 8, 12, 16, 40, bytes.len() - 1] {
-            assert!(LinearModel::from_bytes(&bytes[..length]).is_err(), "{length}");
+            assert!(
+                LinearModel::from_bytes(&bytes[..length]).is_err(),
+                "{length}"
+            );
         }
         let mut longer = bytes.clone();
         longer.push(0);

@@ -108,18 +108,13 @@ pub fn train(
             let handles: Vec<_> = (chunk_start..(chunk_start + workers).min(label_count))
                 .map(|label| {
                     let (examples, class_weights) = (&examples, &class_weights);
-                    scope.spawn(move || {
-                        binary_svm(examples, label, class_weights, buckets, config)
-                    })
+                    scope.spawn(move || binary_svm(examples, label, class_weights, buckets, config))
                 })
                 .collect();
             for handle in handles {
                 columns.push(handle.join().unwrap_or_else(|_| vec![0.0; buckets + 1]));
             }
-            progress(&format!(
-                "trained {}/{label_count} labels",
-                columns.len()
-            ));
+            progress(&format!("trained {}/{label_count} labels", columns.len()));
         }
         columns
     });
@@ -133,7 +128,7 @@ pub fn train(
         meta: ModelMeta {
             axis: axis.to_owned(),
             labels,
-            features: config.features.clone(),
+            features: config.features,
             provenance: String::new(),
         },
         idf,
@@ -312,7 +307,14 @@ mod tests {
             example(&[7, 9], 2),
         ];
         let labels = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
-        let model = train("x", labels.clone(), examples.clone(), &config(), &mut |_| {}).unwrap();
+        let model = train(
+            "x",
+            labels.clone(),
+            examples.clone(),
+            &config(),
+            &mut |_| {},
+        )
+        .unwrap();
         for example in &examples {
             assert_eq!(model.predict(&example.vector).label, example.label);
         }
@@ -328,7 +330,13 @@ mod tests {
             Err(TrainError::NoExamples)
         );
         assert_eq!(
-            train("x", vec!["a".into()], vec![example(&[1], 0)], &config(), &mut |_| {}),
+            train(
+                "x",
+                vec!["a".into()],
+                vec![example(&[1], 0)],
+                &config(),
+                &mut |_| {}
+            ),
             Err(TrainError::LabelCount(1))
         );
         assert!(matches!(
