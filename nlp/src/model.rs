@@ -3,7 +3,7 @@
 //! A model scores a post's hashed feature vector ([`features`]) against each of its labels
 //! (`margin = w_label · x + b_label`) and picks the highest. It is trained by
 //! [`train::train`] (one-vs-rest linear SVM, dual coordinate descent) and saved in a small
-//! binary format ([`format`]) that records the axis, the labels, the feature configuration
+//! binary format ([`mod@format`]) that records the axis, the labels, the feature configuration
 //! and the format version, so a model file can be checked against the axis it is used on.
 //!
 //! Promises: prediction never panics and never allocates beyond the caller's buffer; the
