@@ -46,6 +46,8 @@ const RESERVED_FIELDS: &[&str] = &[
     "author",
     "connector",
     "maven",
+    "badge",
+    "words",
 ];
 
 /// Where a configuration came from: relative paths resolve against its folder, and the
