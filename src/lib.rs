@@ -9,3 +9,4 @@
 pub mod config;
 pub mod fixtures;
 pub mod pipeline;
+pub mod users;

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use super::alerting::{RawAlerts, RawSpikes};
 use super::sources::RawSource;
 
 /// The whole file, once each part has been checked.
@@ -18,12 +19,15 @@ pub(super) struct RawConfig {
     pub(super) teams: Vec<(usize, RawTeam)>,
     pub(super) rules: Vec<(usize, RawRule)>,
     pub(super) sources: Vec<(usize, RawSource)>,
+    pub(super) alerts: Option<RawAlerts>,
+    pub(super) spikes: Option<RawSpikes>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawDashboard {
     pub(super) listen: Option<String>,
+    pub(super) secure_cookies: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,6 +67,10 @@ pub(super) struct RawTeam {
     pub(super) role: String,
     #[serde(default)]
     pub(super) members: Vec<String>,
+    pub(super) digest: Option<String>,
+    pub(super) quiet_hours: Option<String>,
+    pub(super) webhook_url: Option<String>,
+    pub(super) webhook_secret_env: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,6 +80,9 @@ pub(super) struct RawRule {
     pub(super) when: String,
     pub(super) team: String,
     pub(super) severity: String,
+    pub(super) dedupe_key: Option<String>,
+    pub(super) cooldown: Option<String>,
+    pub(super) group_threads: Option<bool>,
 }
 
 const TOP_LEVEL_KEYS: &[&str] = &[
@@ -83,6 +94,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "teams",
     "rules",
     "sources",
+    "alerts",
+    "spikes",
 ];
 
 /// Parses the file; returns `None` only when it is not TOML at all. Problems are pushed to
@@ -112,6 +125,12 @@ pub(super) fn parse(text: &str, problems: &mut Vec<String>) -> Option<RawConfig>
     }
     if let Some(value) = table.remove("dashboard") {
         raw.dashboard = take("dashboard", value, problems);
+    }
+    if let Some(value) = table.remove("alerts") {
+        raw.alerts = take("alerts", value, problems);
+    }
+    if let Some(value) = table.remove("spikes") {
+        raw.spikes = take("spikes", value, problems);
     }
     raw.brands = take_array("brands", table.remove("brands"), problems);
     raw.axes = take_array("axes", table.remove("axes"), problems);
