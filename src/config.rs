@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 
 use dashboard::alerts::notify::TeamNotify;
 use dashboard::alerts::{Role, RoutingRule, Severity, SlaPolicy, SpikeConfig, Team};
-use dashboard::webhooks::WebhookTarget;
 use dashboard::routing::{self, FieldSet};
+use dashboard::webhooks::WebhookTarget;
 use nlp::{Axis, Brand, Category, NlpConfig};
 
 pub use sources::{ReplayFiles, ReplaySource, SourceConfig, Speedup};

@@ -125,10 +125,15 @@ fn user(command: UserCommand) -> anyhow::Result<()> {
         } => {
             let config = config::load_file(&config)?;
             let mut stdin = std::io::stdin().lock();
-            let input: Option<&mut dyn std::io::BufRead> =
-                if password_stdin { Some(&mut stdin) } else { None };
+            let input: Option<&mut dyn std::io::BufRead> = if password_stdin {
+                Some(&mut stdin)
+            } else {
+                None
+            };
             match users::add(&config, &name, &team, input)? {
-                Some(password) => println!("user {name} created; password (shown once): {password}"),
+                Some(password) => {
+                    println!("user {name} created; password (shown once): {password}")
+                }
                 None => println!("user {name} created"),
             }
         }

@@ -71,6 +71,8 @@ pub struct RunningPipeline {
     pub address: SocketAddr,
     pub stats: Arc<PipelineStats>,
     stop_sources: CancellationToken,
+    /// Stops the alert task once its posts have ended (it serves lifecycle commands until).
+    stop_alerts: CancellationToken,
     stop_server: CancellationToken,
     source_tasks: Vec<JoinHandle<()>>,
     nlp_task: JoinHandle<()>,
@@ -117,8 +119,8 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
     let mut webhook_task = None;
     if !config.webhooks.is_empty() {
         let (notifications, receiver) = mpsc::channel(webhooks::QUEUE);
-        alert_service = alert_service
-            .with_notifications(Notifier::new(config.notify.clone()), notifications);
+        alert_service =
+            alert_service.with_notifications(Notifier::new(config.notify.clone()), notifications);
         webhook_task = Some(tokio::spawn(webhooks::run(
             config.webhooks.clone(),
             RetryPolicy::default(),
@@ -151,11 +153,13 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         alert_tx,
         Arc::clone(&stats),
     ));
+    let stop_alerts = CancellationToken::new();
     let alert_task = tokio::spawn(service::run(
         alert_service,
         alert_rx,
         alert_commands,
         ALERT_TICK,
+        stop_alerts.clone(),
     ));
     let index_task = tokio::spawn(index_task::run(
         writer,
@@ -214,6 +218,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         address,
         stats,
         stop_sources,
+        stop_alerts,
         stop_server,
         source_tasks,
         nlp_task,
@@ -233,10 +238,14 @@ impl RunningPipeline {
             let _ = task.await;
         }
         let _ = self.nlp_task.await;
+        self.stop_alerts.cancel();
         let _ = self.alert_task.await;
         if let Some(webhook_task) = self.webhook_task {
             // Deliveries in flight get a moment; retries still pending are given up.
-            if tokio::time::timeout(WEBHOOK_DRAIN, webhook_task).await.is_err() {
+            if tokio::time::timeout(WEBHOOK_DRAIN, webhook_task)
+                .await
+                .is_err()
+            {
                 tracing::warn!("webhook deliveries still retrying at shutdown were given up");
             }
         }
@@ -247,12 +256,16 @@ impl RunningPipeline {
 
     /// Kills every task at once, without a final commit, as a crash would.
     pub async fn abort(self) {
-        let tasks = self.source_tasks.into_iter().chain([
-            self.nlp_task,
-            self.alert_task,
-            self.index_task,
-            self.server_task,
-        ]).chain(self.webhook_task);
+        let tasks = self
+            .source_tasks
+            .into_iter()
+            .chain([
+                self.nlp_task,
+                self.alert_task,
+                self.index_task,
+                self.server_task,
+            ])
+            .chain(self.webhook_task);
         for task in tasks {
             task.abort();
             let _ = task.await;

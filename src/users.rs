@@ -36,7 +36,11 @@ pub fn add(
     password_from: Option<&mut dyn BufRead>,
 ) -> anyhow::Result<Option<String>> {
     for team in teams {
-        if !config.teams.iter().any(|configured| configured.name == *team) {
+        if !config
+            .teams
+            .iter()
+            .any(|configured| configured.name == *team)
+        {
             let known: Vec<&str> = config.teams.iter().map(|t| t.name.as_str()).collect();
             bail!("unknown team `{team}` (teams: {})", known.join(", "));
         }
@@ -69,7 +73,10 @@ pub fn token(config: &Config, name: &str) -> anyhow::Result<String> {
 
 /// One demo account per team: the team's first member (or `<team>-demo`), with a fresh
 /// password. Returns (user, team, password) for the console.
-pub fn demo_accounts(store_path: &Path, teams: &[Team]) -> anyhow::Result<Vec<(String, String, String)>> {
+pub fn demo_accounts(
+    store_path: &Path,
+    teams: &[Team],
+) -> anyhow::Result<Vec<(String, String, String)>> {
     let store = Store::open(store_path)
         .with_context(|| format!("cannot open the store {}", store_path.display()))?;
     let users = UserStore::new(store);

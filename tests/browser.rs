@@ -72,19 +72,35 @@ fn write_stream(dir: &Path) -> String {
     let folder = dir.join("posts/x");
     std::fs::create_dir_all(&folder).expect("stream folder");
     let mut stream = String::new();
-    stream.push_str(&restamp(fixture_line(HOSTILE_LINE), "9000000000000000001", "2026-11-20T09:00:00.000Z"));
+    stream.push_str(&restamp(
+        fixture_line(HOSTILE_LINE),
+        "9000000000000000001",
+        "2026-11-20T09:00:00.000Z",
+    ));
     let mut fan = fixture_line(NEGATIVE_LINE);
     fan["data"]["text"] =
         json!("Lumio fibre is amazing, fastest internet I ever had. Love it, thank you Lumio!");
-    stream.push_str(&restamp(fan, "9000000000000000002", "2026-11-20T09:00:05.000Z"));
+    stream.push_str(&restamp(
+        fan,
+        "9000000000000000002",
+        "2026-11-20T09:00:05.000Z",
+    ));
     for number in 0..FILLERS {
         let mut filler = fixture_line(NEGATIVE_LINE);
         filler["data"]["text"] = json!("Sourdough starter question: how often do you feed it?");
         let time = format!("2026-11-20T09:0{}:{}0.000Z", 1 + number / 6, number % 6);
-        stream.push_str(&restamp(filler, &format!("90000000000000001{number:02}"), &time));
+        stream.push_str(&restamp(
+            filler,
+            &format!("90000000000000001{number:02}"),
+            &time,
+        ));
     }
     let negative_id = "9000000000000000999";
-    stream.push_str(&restamp(fixture_line(NEGATIVE_LINE), negative_id, "2026-11-20T09:05:00.000Z"));
+    stream.push_str(&restamp(
+        fixture_line(NEGATIVE_LINE),
+        negative_id,
+        "2026-11-20T09:05:00.000Z",
+    ));
     std::fs::write(folder.join("stream.jsonl"), stream).expect("stream written");
     format!("x:{negative_id}")
 }
@@ -121,10 +137,23 @@ async fn browser(driver_port: u16, profile: &Path) -> Client {
 }
 
 async fn sign_in(client: &Client, address: std::net::SocketAddr, name: &str) {
-    client.goto(&format!("http://{address}/")).await.expect("open the page");
+    client
+        .goto(&format!("http://{address}/"))
+        .await
+        .expect("open the page");
     let url = client.current_url().await.expect("url");
-    assert_eq!(url.path(), "/login", "an anonymous visit is sent to the sign-in page");
-    client.find(Locator::Id("login-name")).await.expect("name").send_keys(name).await.expect("type");
+    assert_eq!(
+        url.path(),
+        "/login",
+        "an anonymous visit is sent to the sign-in page"
+    );
+    client
+        .find(Locator::Id("login-name"))
+        .await
+        .expect("name")
+        .send_keys(name)
+        .await
+        .expect("type");
     client
         .find(Locator::Id("login-password"))
         .await
@@ -132,14 +161,24 @@ async fn sign_in(client: &Client, address: std::net::SocketAddr, name: &str) {
         .send_keys(PASSWORD)
         .await
         .expect("type");
-    client.find(Locator::Id("login-submit")).await.expect("submit").click().await.expect("click");
-    wait_until(&format!("{name}'s dashboard to be live"), DEADLINE, || async {
-        let status = client.find(Locator::Id("connection")).await;
-        match status {
-            Ok(status) => status.text().await.is_ok_and(|text| text == "live"),
-            Err(_) => false,
-        }
-    })
+    client
+        .find(Locator::Id("login-submit"))
+        .await
+        .expect("submit")
+        .click()
+        .await
+        .expect("click");
+    wait_until(
+        &format!("{name}'s dashboard to be live"),
+        DEADLINE,
+        || async {
+            let status = client.find(Locator::Id("connection")).await;
+            match status {
+                Ok(status) => status.text().await.is_ok_and(|text| text == "live"),
+                Err(_) => false,
+            }
+        },
+    )
     .await;
 }
 
@@ -157,7 +196,8 @@ async fn text_of(client: &Client, css: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn teams_work_their_inbox_live_in_a_real_browser() {
     let (Some(_), Some(chromedriver)) = (tool("chromium"), tool("chromedriver")) else {
-        let reason = "chromium or chromedriver is not installed (apt-get install chromium chromium-driver)";
+        let reason =
+            "chromium or chromedriver is not installed (apt-get install chromium chromium-driver)";
         if std::env::var("CI").is_ok_and(|value| value == "true") {
             panic!("{reason}");
         }
@@ -182,7 +222,7 @@ async fn teams_work_their_inbox_live_in_a_real_browser() {
         .join("\n");
     std::fs::write(&config_path, text).expect("config written");
     let config = config::load_file(&config_path).unwrap_or_else(|errors| panic!("{errors}"));
-    create_accounts(&config.data_dir, &["camille", "sam", "lea"]);
+    create_accounts(&config.data_dir, &["camille", "sam", "lea", "morgan"]);
 
     // chromedriver on a free port.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -198,11 +238,15 @@ async fn teams_work_their_inbox_live_in_a_real_browser() {
             .expect("chromedriver starts"),
     );
     wait_until("chromedriver to listen", DEADLINE, || async {
-        reqwest::get(format!("http://127.0.0.1:{port}/status")).await.is_ok()
+        reqwest::get(format!("http://127.0.0.1:{port}/status"))
+            .await
+            .is_ok()
     })
     .await;
 
-    let running = pipeline::start(&config, config.listen).await.expect("pipeline starts");
+    let running = pipeline::start(&config, config.listen)
+        .await
+        .expect("pipeline starts");
     let address = running.address;
     let alert_id = format!("unhappy-outage-or-billing:{negative_post}");
     let alert_css = format!("#alerts li[data-alert-id=\"{alert_id}\"]");
@@ -219,9 +263,11 @@ async fn teams_work_their_inbox_live_in_a_real_browser() {
     sign_in(&lea, address, "lea").await;
 
     // The negative post arrives live as an alert in the customer-service inbox.
-    wait_until("the negative post's alert in camille's inbox", DEADLINE, || async {
-        !text_of(&camille, &alert_css).await.is_null()
-    })
+    wait_until(
+        "the negative post's alert in camille's inbox",
+        DEADLINE,
+        || async { !text_of(&camille, &alert_css).await.is_null() },
+    )
     .await;
     let shots = screenshot_dir();
     let png = camille.screenshot().await.expect("screenshot");
@@ -241,40 +287,74 @@ async fn teams_work_their_inbox_live_in_a_real_browser() {
     })
     .await;
     let history = text_of(&sam, &format!("{alert_css} .history")).await;
-    assert!(history.as_str().is_some_and(|text| text.contains("acknowledged by camille")), "{history}");
+    assert!(
+        history
+            .as_str()
+            .is_some_and(|text| text.contains("acknowledged by camille")),
+        "{history}"
+    );
     let png = sam.screenshot().await.expect("screenshot");
     std::fs::write(shots.join("inbox-second-session.png"), png).expect("screenshot saved");
 
     // Marketing never sees it, but does see its own fan alert.
     wait_until("lea's fan alert", DEADLINE, || async {
-        !text_of(&lea, "#alerts li[data-alert-id^=\"fans:\"]").await.is_null()
+        !text_of(&lea, "#alerts li[data-alert-id^=\"fans:\"]")
+            .await
+            .is_null()
     })
     .await;
     let lea_page = text_of(&lea, "body").await;
-    assert!(text_of(&lea, &alert_css).await.is_null(), "a marketing member sees a customer-service alert");
-    assert!(!lea_page.as_str().unwrap_or("").contains("Router lights all red"), "nor its post");
+    assert!(
+        text_of(&lea, &alert_css).await.is_null(),
+        "a marketing member sees a customer-service alert"
+    );
+    assert!(
+        !lea_page
+            .as_str()
+            .unwrap_or("")
+            .contains("Router lights all red"),
+        "nor its post"
+    );
     let png = lea.screenshot().await.expect("screenshot");
     std::fs::write(shots.join("inbox-marketing.png"), png).expect("screenshot saved");
 
-    // The hostile post is shown as text and ran nothing.
-    let hostile_css = "#alerts li[data-alert-id$=\":x:9000000000000000001\"] p.text";
-    let hostile = text_of(&camille, hostile_css).await;
-    assert!(
-        hostile.as_str().is_some_and(|text| text.contains("<script>alert(1)</script>")
-            && text.contains("<img src=x onerror=alert(1)>")),
-        "the hostile text is shown as text: {hostile}"
-    );
-    let injected = camille
+    // A manager's page lists every post (search results, live feed): the hostile post is
+    // shown as text and ran nothing.
+    let morgan = browser(port, &dir.path().join("profile-morgan")).await;
+    sign_in(&morgan, address, "morgan").await;
+    let hostile_text = "<script>alert(1)</script> <img src=x onerror=alert(1)>";
+    wait_until(
+        "the hostile post in the manager's search results",
+        DEADLINE,
+        || async {
+            text_of(&morgan, "#results")
+                .await
+                .as_str()
+                .is_some_and(|text| text.contains(hostile_text))
+        },
+    )
+    .await;
+    let made = morgan
         .execute(
-            "return document.querySelectorAll('#alerts script, #alerts img, #feed script, #feed img').length;",
+            "return [document.scripts.length, document.images.length, \
+             document.querySelectorAll('[onerror]').length];",
             vec![],
         )
         .await
         .expect("script runs");
-    assert_eq!(injected, json!(0), "no element was made from post text");
-    assert!(camille.get_alert_text().await.is_err(), "no alert() dialog opened");
+    assert_eq!(
+        made,
+        json!([1, 0, 0]),
+        "only app.js; no element was made from post text"
+    );
+    assert!(
+        morgan.get_alert_text().await.is_err(),
+        "no alert() dialog opened"
+    );
+    let png = morgan.screenshot().await.expect("screenshot");
+    std::fs::write(shots.join("manager.png"), png).expect("screenshot saved");
 
-    for client in [camille, sam, lea] {
+    for client in [camille, sam, lea, morgan] {
         let _ = client.close().await;
     }
     running.shutdown().await;

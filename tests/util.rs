@@ -81,7 +81,11 @@ pub(crate) async fn sign_in(address: std::net::SocketAddr, name: &str) -> String
         .send()
         .await
         .unwrap_or_else(|error| panic!("POST {url}: {error}"));
-    assert!(response.status().is_success(), "sign in as {name}: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "sign in as {name}: {}",
+        response.status()
+    );
     let cookie = response
         .headers()
         .get(reqwest::header::SET_COOKIE)
@@ -130,11 +134,13 @@ impl LiveClient {
     ) -> LiveClient {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let url = format!("ws://{address}/ws?team={team}");
-        let mut request = url.as_str().into_client_request().expect("a websocket request");
-        request.headers_mut().insert(
-            "cookie",
-            cookie.parse().expect("a valid cookie header"),
-        );
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .expect("a websocket request");
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().expect("a valid cookie header"));
         let (socket, _) = tokio_tungstenite::connect_async(request)
             .await
             .unwrap_or_else(|error| panic!("connect {url}: {error}"));

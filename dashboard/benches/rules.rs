@@ -23,8 +23,17 @@ const RULES: [&str; 7] = [
     "badge = connector or (badge = maven and sentiment != positive)",
 ];
 
-fn post(number: u64, text: &str, label: SentimentLabel, topic: &str, badge: Option<&str>) -> AnalysedPost {
-    let time = Utc.timestamp_opt(1_750_000_000, 0).single().expect("valid time");
+fn post(
+    number: u64,
+    text: &str,
+    label: SentimentLabel,
+    topic: &str,
+    badge: Option<&str>,
+) -> AnalysedPost {
+    let time = Utc
+        .timestamp_opt(1_750_000_000, 0)
+        .single()
+        .expect("valid time");
     let mut categories = BTreeMap::new();
     categories.insert("topic".to_owned(), vec![topic.to_owned()]);
     AnalysedPost {
@@ -68,22 +77,52 @@ fn post(number: u64, text: &str, label: SentimentLabel, topic: &str, badge: Opti
 
 fn posts() -> Vec<AnalysedPost> {
     vec![
-        post(1, "Is anyone else's Lumio fibre down in Manchester? Router lights all red since 8:45 and no internet at all. #lumiofail", SentimentLabel::Negative, "outage", None),
-        post(2, "Lumio billed me twice this month, I want a refund now or I cancel", SentimentLabel::Negative, "billing", Some("maven")),
-        post(3, "Honestly the new Lumio fibre box is fantastic, 900 Mb/s all evening", SentimentLabel::Positive, "support", Some("connector")),
-        post(4, "Lumio annonce une nouvelle offre fibre pour les entreprises à partir de janvier, avec une installation gratuite et un débit symétrique.", SentimentLabel::Neutral, "cancellation", None),
+        post(
+            1,
+            "Is anyone else's Lumio fibre down in Manchester? Router lights all red since 8:45 and no internet at all. #lumiofail",
+            SentimentLabel::Negative,
+            "outage",
+            None,
+        ),
+        post(
+            2,
+            "Lumio billed me twice this month, I want a refund now or I cancel",
+            SentimentLabel::Negative,
+            "billing",
+            Some("maven"),
+        ),
+        post(
+            3,
+            "Honestly the new Lumio fibre box is fantastic, 900 Mb/s all evening",
+            SentimentLabel::Positive,
+            "support",
+            Some("connector"),
+        ),
+        post(
+            4,
+            "Lumio annonce une nouvelle offre fibre pour les entreprises à partir de janvier, avec une installation gratuite et un débit symétrique.",
+            SentimentLabel::Neutral,
+            "cancellation",
+            None,
+        ),
     ]
 }
 
 fn bench(criterion: &mut Criterion) {
-    let rules: Vec<Rule> = RULES.iter().map(|rule| parse(rule).expect("valid rule")).collect();
+    let rules: Vec<Rule> = RULES
+        .iter()
+        .map(|rule| parse(rule).expect("valid rule"))
+        .collect();
     let posts = posts();
     criterion.bench_function("all rules / post", |bencher| {
         let mut next = 0;
         bencher.iter(|| {
             let post = &posts[next % posts.len()];
             next += 1;
-            rules.iter().filter(|rule| rule.matches(black_box(post))).count()
+            rules
+                .iter()
+                .filter(|rule| rule.matches(black_box(post)))
+                .count()
         });
     });
     let words = &rules[5];

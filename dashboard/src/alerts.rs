@@ -203,7 +203,10 @@ impl Alert {
 pub enum Outcome {
     Raised(Alert),
     /// The match was folded into an earlier alert (noise control).
-    Folded { into: String, post_id: String },
+    Folded {
+        into: String,
+        post_id: String,
+    },
 }
 
 /// Evaluates every routing rule on each post and remembers what it already alerted.

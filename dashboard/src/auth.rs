@@ -169,7 +169,9 @@ pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
-    let host = headers.get(header::HOST).and_then(|host| host.to_str().ok());
+    let host = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok());
     let origin_host = origin
         .to_str()
         .ok()
@@ -221,7 +223,10 @@ fn identify(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "));
     if let Some(token) = bearer {
-        return Ok(auth.users.token_user(token.trim())?.map(|record| (record, None)));
+        return Ok(auth
+            .users
+            .token_user(token.trim())?
+            .map(|record| (record, None)));
     }
     let Some(token) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
@@ -289,7 +294,10 @@ mod tests {
     #[test]
     fn reads_cookies_and_compares_secrets() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, "a=1; veille_session=abc; b=2".parse().expect("header"));
+        headers.insert(
+            header::COOKIE,
+            "a=1; veille_session=abc; b=2".parse().expect("header"),
+        );
         assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie(&headers, "c"), None);
         assert!(same_secret("abc", "abc"));
@@ -301,9 +309,15 @@ mod tests {
         let mut headers = HeaderMap::new();
         assert!(same_origin(&headers));
         headers.insert(header::HOST, "127.0.0.1:8080".parse().expect("header"));
-        headers.insert(header::ORIGIN, "http://127.0.0.1:8080".parse().expect("header"));
+        headers.insert(
+            header::ORIGIN,
+            "http://127.0.0.1:8080".parse().expect("header"),
+        );
         assert!(same_origin(&headers));
-        headers.insert(header::ORIGIN, "https://evil.example".parse().expect("header"));
+        headers.insert(
+            header::ORIGIN,
+            "https://evil.example".parse().expect("header"),
+        );
         assert!(!same_origin(&headers));
     }
 

@@ -232,11 +232,7 @@ impl Subscription {
     ) -> Result<Subscription, AppError> {
         let mut subscription =
             Subscription::resolve(requested, teams).map_err(AppError::BadQuery)?;
-        if let Some(foreign) = subscription
-            .teams
-            .iter()
-            .find(|team| !user.sees_team(team))
-        {
+        if let Some(foreign) = subscription.teams.iter().find(|team| !user.sees_team(team)) {
             return Err(AppError::Forbidden(format!(
                 "you are not a member of team `{foreign}`"
             )));

@@ -11,8 +11,8 @@ use tokio::sync::broadcast;
 use crate::alerts::service::{AlertHandle, AlertStats};
 use crate::alerts::{AlertLog, Team};
 use crate::auth::Auth;
-use crate::webhooks::WebhookStatus;
 use crate::live::{LiveEvent, LiveHub};
+use crate::webhooks::WebhookStatus;
 
 /// Produces the pipeline's stage counters for `/api/health`. Must be quick: it runs on
 /// the request's async worker.

@@ -126,6 +126,7 @@ pub(crate) fn fixture() -> Fixture {
         posts_in,
         commands,
         std::time::Duration::from_secs(3600),
+        CancellationToken::new(),
     ));
     let state = AppState {
         search,
@@ -445,10 +446,11 @@ async fn serves_websockets_until_shutdown() {
     let server = tokio::spawn(serve(listener, fixture.state.clone(), shutdown.clone()));
 
     let carla = fixture.sign_in("carla");
-    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-        format!("ws://{address}/ws?team=care&backlog=0"),
-    )
-    .expect("request");
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{address}/ws?team=care&backlog=0"
+        ))
+        .expect("request");
     request
         .headers_mut()
         .insert(header::COOKIE, carla.cookie.parse().expect("cookie header"));

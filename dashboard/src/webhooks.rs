@@ -25,8 +25,8 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::sync::mpsc;
 
-use crate::alerts::notify::Notification;
 use crate::alerts::Alert;
+use crate::alerts::notify::Notification;
 
 /// Notifications waiting per team, at most.
 pub const TEAM_QUEUE: usize = 64;
@@ -114,7 +114,11 @@ fn alert_line(alert: &Alert) -> String {
 pub fn payload(notification: &Notification) -> Value {
     let text = match notification {
         Notification::Alert { team, alert } => {
-            format!("veille alert for {team}: {}\n{}", alert_line(alert), alert.reason)
+            format!(
+                "veille alert for {team}: {}\n{}",
+                alert_line(alert),
+                alert.reason
+            )
         }
         Notification::Digest { team, alerts } => {
             let mut text = format!("veille digest for {team}: {} alert(s)", alerts.len());

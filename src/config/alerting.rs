@@ -135,11 +135,15 @@ pub(super) fn validate_spikes(
     };
     let alpha = raw.alpha.unwrap_or(0.3);
     if !(alpha > 0.0 && alpha <= 1.0) {
-        problems.push(format!("spikes.alpha: {alpha} must be above 0 and at most 1"));
+        problems.push(format!(
+            "spikes.alpha: {alpha} must be above 0 and at most 1"
+        ));
     }
     let threshold = raw.threshold.unwrap_or(3.0);
     if !(threshold.is_finite() && threshold > 0.0) {
-        problems.push(format!("spikes.threshold: {threshold} must be a positive number of standard deviations"));
+        problems.push(format!(
+            "spikes.threshold: {threshold} must be a positive number of standard deviations"
+        ));
     }
     let min_count = raw.min_count.unwrap_or(10);
     if min_count == 0 {

@@ -292,7 +292,10 @@ mod tests {
         let policy = sla();
         assert_eq!(policy.due(Severity::Low, instant(0)), None);
         let mut urgent = Lifecycle::started(&policy, Severity::Urgent, instant(0));
-        assert!(!urgent.check_sla(instant(900)), "due at 900 s: not late yet");
+        assert!(
+            !urgent.check_sla(instant(900)),
+            "due at 900 s: not late yet"
+        );
         assert!(urgent.check_sla(instant(901)));
         assert!(urgent.sla_breached);
         assert!(!urgent.check_sla(instant(2000)), "breached once");

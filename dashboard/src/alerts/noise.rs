@@ -91,7 +91,9 @@ fn thread_key_of_id(post_id: &str) -> String {
 pub enum Decision {
     Raise,
     /// Fold the match into this earlier alert.
-    Fold { into: String },
+    Fold {
+        into: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -209,7 +211,14 @@ impl NoiseFilter {
         }
     }
 
-    fn insert(&mut self, rule: &str, key: String, thread: String, alert_id: &str, at: DateTime<Utc>) {
+    fn insert(
+        &mut self,
+        rule: &str,
+        key: String,
+        thread: String,
+        alert_id: &str,
+        at: DateTime<Utc>,
+    ) {
         let key = (rule.to_owned(), key);
         let raised = Raised {
             alert_id: alert_id.to_owned(),
@@ -219,7 +228,11 @@ impl NoiseFilter {
             self.key_order.push_back(key);
         }
         let thread = (rule.to_owned(), thread);
-        if self.threads.insert(thread.clone(), alert_id.to_owned()).is_none() {
+        if self
+            .threads
+            .insert(thread.clone(), alert_id.to_owned())
+            .is_none()
+        {
             self.thread_order.push_back(thread);
         }
         while self.key_order.len() > self.capacity {

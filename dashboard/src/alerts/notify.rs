@@ -104,7 +104,9 @@ impl Notifier {
     /// it is held for a digest.
     pub fn offer(&mut self, alert: &Alert, now: DateTime<Utc>) -> Option<Notification> {
         let settings = self.teams.get(&alert.team).cloned().unwrap_or_default();
-        let quiet = settings.quiet_hours.is_some_and(|quiet| quiet.contains(now));
+        let quiet = settings
+            .quiet_hours
+            .is_some_and(|quiet| quiet.contains(now));
         if alert.severity == Severity::Urgent || (!quiet && settings.digest.is_none()) {
             return Some(Notification::Alert {
                 team: alert.team.clone(),
@@ -132,7 +134,10 @@ impl Notifier {
                 continue;
             }
             let settings = self.teams.get(team).cloned().unwrap_or_default();
-            if settings.quiet_hours.is_some_and(|quiet| quiet.contains(now)) {
+            if settings
+                .quiet_hours
+                .is_some_and(|quiet| quiet.contains(now))
+            {
                 continue;
             }
             if settings.digest.is_some() && held.digest_at.is_some_and(|at| now < at) {
@@ -191,7 +196,14 @@ mod tests {
         assert!(!night.contains(at(12, 0)) && night.contains(at(22, 0)));
         let lunch = QuietHours::parse("12:00-13:00").expect("valid");
         assert!(lunch.contains(at(12, 30)) && !lunch.contains(at(13, 0)));
-        for bad in ["", "22:00", "25:00-07:00", "22:00-7:00", "08:00-08:00", "a-b"] {
+        for bad in [
+            "",
+            "22:00",
+            "25:00-07:00",
+            "22:00-7:00",
+            "08:00-08:00",
+            "a-b",
+        ] {
             assert_eq!(QuietHours::parse(bad), None, "{bad}");
         }
     }
@@ -211,8 +223,16 @@ mod tests {
             quiet_hours: QuietHours::parse("22:00-07:00"),
         };
         let mut notifier = Notifier::new([("care".to_owned(), quiet)]);
-        assert!(notifier.offer(&alert("a", "care", Severity::High), at(23, 0)).is_none());
-        assert!(notifier.offer(&alert("b", "care", Severity::Low), at(2, 0)).is_none());
+        assert!(
+            notifier
+                .offer(&alert("a", "care", Severity::High), at(23, 0))
+                .is_none()
+        );
+        assert!(
+            notifier
+                .offer(&alert("b", "care", Severity::Low), at(2, 0))
+                .is_none()
+        );
         let urgent = notifier.offer(&alert("u", "care", Severity::Urgent), at(2, 5));
         assert_eq!(urgent.as_ref().map(ids), Some(vec!["u"]));
         assert_eq!(notifier.held("care"), 2);
@@ -231,8 +251,16 @@ mod tests {
             quiet_hours: None,
         };
         let mut notifier = Notifier::new([("care".to_owned(), digest)]);
-        assert!(notifier.offer(&alert("a", "care", Severity::High), at(10, 0)).is_none());
-        assert!(notifier.offer(&alert("b", "care", Severity::Low), at(10, 5)).is_none());
+        assert!(
+            notifier
+                .offer(&alert("a", "care", Severity::High), at(10, 0))
+                .is_none()
+        );
+        assert!(
+            notifier
+                .offer(&alert("b", "care", Severity::Low), at(10, 5))
+                .is_none()
+        );
         let other_team = notifier.offer(&alert("m", "marketing", Severity::Low), at(10, 5));
         assert!(other_team.is_some(), "other teams are not in digest mode");
         assert!(notifier.due(at(10, 14)).is_empty());
@@ -240,9 +268,19 @@ mod tests {
         assert_eq!(digests.len(), 1);
         assert_eq!(digests[0].team(), "care");
         assert_eq!(ids(&digests[0]), ["a", "b"]);
-        assert!(notifier.due(at(10, 31)).is_empty(), "nothing held, nothing sent");
-        assert!(notifier.offer(&alert("c", "care", Severity::Low), at(11, 0)).is_none());
-        assert!(notifier.due(at(11, 14)).is_empty(), "a new period starts at 11:00");
+        assert!(
+            notifier.due(at(10, 31)).is_empty(),
+            "nothing held, nothing sent"
+        );
+        assert!(
+            notifier
+                .offer(&alert("c", "care", Severity::Low), at(11, 0))
+                .is_none()
+        );
+        assert!(
+            notifier.due(at(11, 14)).is_empty(),
+            "a new period starts at 11:00"
+        );
         assert_eq!(notifier.due(at(11, 15)).len(), 1);
     }
 }

@@ -52,7 +52,12 @@ impl AlertHandle {
     }
 
     /// Applies a lifecycle action through the alert task; the updated alert.
-    pub async fn act(&self, alert_id: &str, action: Action, by: &str) -> Result<Alert, LifecycleError> {
+    pub async fn act(
+        &self,
+        alert_id: &str,
+        action: Action,
+        by: &str,
+    ) -> Result<Alert, LifecycleError> {
         let (reply, answer) = oneshot::channel();
         let command = Command::Lifecycle {
             alert_id: alert_id.to_owned(),
@@ -137,7 +142,11 @@ impl AlertService {
         self
     }
 
-    pub fn with_notifications(mut self, notifier: Notifier, out: mpsc::Sender<Notification>) -> AlertService {
+    pub fn with_notifications(
+        mut self,
+        notifier: Notifier,
+        out: mpsc::Sender<Notification>,
+    ) -> AlertService {
         self.notifier = notifier;
         self.notifications = Some(out);
         self
@@ -199,7 +208,9 @@ impl AlertService {
         }
         teams.sort();
         teams.dedup();
-        let _ = self.live.send(LiveEvent::Post(LivePost::from_analysed(post).routed_to(teams)));
+        let _ = self.live.send(LiveEvent::Post(
+            LivePost::from_analysed(post).routed_to(teams),
+        ));
         for alert in raised {
             self.raise(alert, now);
         }
@@ -228,7 +239,13 @@ impl AlertService {
         }
     }
 
-    fn apply(&mut self, alert_id: &str, action: &Action, by: &str, now: DateTime<Utc>) -> Result<Alert, LifecycleError> {
+    fn apply(
+        &mut self,
+        alert_id: &str,
+        action: &Action,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Alert, LifecycleError> {
         let mut alert = self
             .log
             .get(alert_id)
@@ -268,14 +285,16 @@ impl AlertService {
     }
 }
 
-/// Runs the alert task until the posts end: each post, command and tick is handled on a
-/// blocking thread, one at a time. Commands still arrive while posts flow; once the posts
-/// end the task stops and later commands fail with [`LifecycleError::EngineStopped`].
+/// Runs the alert task: each post, command and tick is handled on a blocking thread, one
+/// at a time. When the posts end (a replay that finished), lifecycle commands and ticks
+/// are still served, until `stop` is cancelled (after the posts end) or every
+/// [`AlertHandle`] is gone; later commands fail with [`LifecycleError::EngineStopped`].
 pub async fn run(
     service: AlertService,
     mut posts: mpsc::Receiver<Arc<AnalysedPost>>,
     mut commands: mpsc::Receiver<Command>,
     tick: Duration,
+    stop: tokio_util::sync::CancellationToken,
 ) {
     enum Work {
         Post(Arc<AnalysedPost>),
@@ -285,19 +304,21 @@ pub async fn run(
     let mut service = Some(service);
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut commands_open = true;
+    let mut posts_open = true;
     loop {
         let work = tokio::select! {
-            post = posts.recv() => match post {
+            post = posts.recv(), if posts_open => match post {
                 Some(post) => Work::Post(post),
-                None => break,
-            },
-            command = commands.recv(), if commands_open => match command {
-                Some(command) => Work::Command(command),
                 None => {
-                    commands_open = false;
+                    posts_open = false;
                     continue;
                 }
+            },
+            () = stop.cancelled(), if !posts_open => break,
+            command = commands.recv() => match command {
+                Some(command) => Work::Command(command),
+                None if posts_open => continue,
+                None => break,
             },
             _ = ticker.tick() => Work::Tick,
         };

@@ -128,9 +128,9 @@ fn top(counts: &HashMap<String, u32>) -> Vec<(String, u32)> {
 
 /// Words too common to say what drove a spike.
 const STOP_WORDS: [&str; 24] = [
-    "this", "that", "with", "have", "from", "what", "when", "they", "your", "just", "been",
-    "were", "will", "about", "there", "their", "dans", "pour", "avec", "mais", "plus", "tout",
-    "est-ce", "since",
+    "this", "that", "with", "have", "from", "what", "when", "they", "your", "just", "been", "were",
+    "will", "about", "there", "their", "dans", "pour", "avec", "mais", "plus", "tout", "est-ce",
+    "since",
 ];
 
 fn terms(text: &str) -> impl Iterator<Item = String> + '_ {
@@ -150,7 +150,9 @@ impl SpikeDetector {
     }
 
     fn window_length(&self) -> i64 {
-        i64::try_from(self.config.window.as_secs()).unwrap_or(i64::MAX).max(1)
+        i64::try_from(self.config.window.as_secs())
+            .unwrap_or(i64::MAX)
+            .max(1)
     }
 
     fn aligned(&self, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -160,7 +162,12 @@ impl SpikeDetector {
     }
 
     /// Counts `post` in the window of `now`, after closing the windows that ended before.
-    pub fn observe(&mut self, post: &AnalysedPost, now: DateTime<Utc>, sla: &SlaPolicy) -> Vec<Alert> {
+    pub fn observe(
+        &mut self,
+        post: &AnalysedPost,
+        now: DateTime<Utc>,
+        sla: &SlaPolicy,
+    ) -> Vec<Alert> {
         let alerts = self.tick(now, sla);
         let example = AlertPost::from_analysed(post);
         let followers = post.post.author.followers.unwrap_or(0);
@@ -192,7 +199,11 @@ impl SpikeDetector {
                 }
                 bump(&mut window.authors, &author);
                 bump(&mut window.sources, post.post.source.as_str());
-                if window.example.as_ref().is_none_or(|(most, _, _)| followers > *most) {
+                if window
+                    .example
+                    .as_ref()
+                    .is_none_or(|(most, _, _)| followers > *most)
+                {
                     window.example = Some((followers, example.clone(), post.post.id.to_string()));
                 }
             }
@@ -273,7 +284,10 @@ impl SpikeDetector {
             sources: top(&window.sources),
         };
         let named = |entries: &[(String, u32)]| -> String {
-            let parts: Vec<String> = entries.iter().map(|(name, n)| format!("{name} ({n})")).collect();
+            let parts: Vec<String> = entries
+                .iter()
+                .map(|(name, n)| format!("{name} ({n})"))
+                .collect();
             parts.join(", ")
         };
         let reason = format!(
@@ -344,7 +358,12 @@ mod tests {
         let mut alerts = Vec::new();
         // Quiet: 1 or 2 posts per window for 6 windows (instant(0) is mid-window).
         for window in 1..=6 {
-            feed(&mut detector, window, 1 + (window as usize % 2), &mut alerts);
+            feed(
+                &mut detector,
+                window,
+                1 + (window as usize % 2),
+                &mut alerts,
+            );
         }
         assert!(alerts.is_empty(), "no spike while quiet: {alerts:?}");
         feed(&mut detector, 7, 12, &mut alerts);
@@ -358,7 +377,11 @@ mod tests {
             .expect("category spike");
         let detail = spike.spike.as_ref().expect("detail");
         assert_eq!(detail.observed, 12);
-        assert!(detail.baseline > 1.0 && detail.baseline < 2.0, "{}", detail.baseline);
+        assert!(
+            detail.baseline > 1.0 && detail.baseline < 2.0,
+            "{}",
+            detail.baseline
+        );
         assert!(detail.threshold < 12.0);
         assert_eq!(detail.axis.as_deref(), Some("topic"));
         assert_eq!(detail.top_terms[0].1, 12);
@@ -367,7 +390,11 @@ mod tests {
         assert_eq!(detail.sources, [("x".to_owned(), 12)]);
         assert_eq!(spike.team, "managers");
         assert_eq!(spike.post.followers, Some(110), "the loudest author's post");
-        assert!(spike.reason.starts_with("spike: 12 posts about Lumio / topic outage in 5 min"));
+        assert!(
+            spike
+                .reason
+                .starts_with("spike: 12 posts about Lumio / topic outage in 5 min")
+        );
     }
 
     #[test]

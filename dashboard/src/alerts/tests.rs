@@ -194,7 +194,10 @@ fn dedupe_by_author_folds_later_posts_forever_without_cooldown() {
     let first = engine.process(&by_author("x:1", "a"), instant(0));
     assert_eq!(
         outcome_summary(&first),
-        ["raise unhappy-outage-or-billing:x:1", "raise churn-watch:x:1"]
+        [
+            "raise unhappy-outage-or-billing:x:1",
+            "raise churn-watch:x:1"
+        ]
     );
     let second = engine.process(&by_author("x:2", "a"), instant(86_400));
     assert_eq!(
@@ -223,7 +226,10 @@ fn cooldown_folds_only_while_it_lasts() {
     let after = engine.process(&by_author("x:3", "a"), instant(600));
     assert_eq!(outcome_summary(&after)[1], "raise churn-watch:x:3");
     let inside_new = engine.process(&by_author("x:4", "a"), instant(1000));
-    assert_eq!(outcome_summary(&inside_new)[1], "fold x:4 into churn-watch:x:3");
+    assert_eq!(
+        outcome_summary(&inside_new)[1],
+        "fold x:4 into churn-watch:x:3"
+    );
 }
 
 #[test]
@@ -269,7 +275,11 @@ fn a_restarted_engine_decides_as_before_from_the_log() {
     let raised: Vec<Alert> = engine.evaluate(&by_author("x:1", "a"), instant(0));
     let mut restarted = with_noise(sample_engine(), "churn-watch", noise);
     restarted.remember_alerts(&raised);
-    assert!(restarted.process(&by_author("x:1", "a"), instant(1)).is_empty());
+    assert!(
+        restarted
+            .process(&by_author("x:1", "a"), instant(1))
+            .is_empty()
+    );
     let later = restarted.process(&by_author("x:2", "a"), instant(2));
     assert_eq!(outcome_summary(&later)[1], "fold x:2 into churn-watch:x:1");
 }
@@ -315,9 +325,8 @@ fn check_reports_unknown_teams_and_duplicate_names_all_at_once() {
 
 #[test]
 fn config_types_read_lowercase_names() {
-    let team: Team =
-        serde_json::from_str(r#"{"name":"m","role":"manager","members":["morgan"]}"#)
-            .expect("valid team");
+    let team: Team = serde_json::from_str(r#"{"name":"m","role":"manager","members":["morgan"]}"#)
+        .expect("valid team");
     assert_eq!(team.role, Role::Manager);
     let rule: RoutingRule = serde_json::from_str(
         r#"{"name":"r","when":"sentiment = negative","team":"m","severity":"urgent"}"#,

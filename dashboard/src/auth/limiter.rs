@@ -74,7 +74,10 @@ impl LoginLimiter {
                 if times.len() >= limit
                     && let Some(oldest) = times.front()
                 {
-                    let until = self.limits.window.saturating_sub(now.duration_since(*oldest));
+                    let until = self
+                        .limits
+                        .window
+                        .saturating_sub(now.duration_since(*oldest));
                     wait = wait.max(until.max(Duration::from_secs(1)));
                 }
             }
@@ -124,7 +127,11 @@ mod tests {
         let start = Instant::now();
         let at = |seconds: u64| start + Duration::from_secs(seconds);
         for second in 0..3 {
-            assert!(limiter.check("camille", Some("1.2.3.4"), at(second)).is_ok());
+            assert!(
+                limiter
+                    .check("camille", Some("1.2.3.4"), at(second))
+                    .is_ok()
+            );
             limiter.failed("Camille", Some("1.2.3.4"), at(second));
         }
         assert_eq!(
@@ -133,7 +140,10 @@ mod tests {
             "the name is blocked from any address"
         );
         assert!(limiter.check("sam", Some("1.2.3.4"), at(10)).is_ok());
-        assert!(limiter.check("camille", None, at(61)).is_ok(), "the first failure expired");
+        assert!(
+            limiter.check("camille", None, at(61)).is_ok(),
+            "the first failure expired"
+        );
         limiter.succeeded("camille");
         assert!(limiter.check("camille", None, at(11)).is_ok());
     }

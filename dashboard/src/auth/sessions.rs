@@ -49,7 +49,8 @@ impl SessionStore {
             created_at: now,
             expires_at: now + lifetime,
         };
-        self.store.put(SESSIONS_TABLE, &token_digest(&token), &session)?;
+        self.store
+            .put(SESSIONS_TABLE, &token_digest(&token), &session)?;
         Ok((token, session))
     }
 
@@ -89,11 +90,18 @@ mod tests {
         assert_eq!(token.len(), 64);
         assert_ne!(token, session.csrf);
         let sessions = SessionStore::new(Store::open(&path).expect("store reopens"));
-        assert_eq!(sessions.get(&token, instant(60)).expect("get"), Some(session));
+        assert_eq!(
+            sessions.get(&token, instant(60)).expect("get"),
+            Some(session)
+        );
         assert_eq!(sessions.get("forged", instant(60)).expect("get"), None);
         let late = instant(SESSION_LIFETIME.as_secs() as i64 + 1);
         assert_eq!(sessions.get(&token, late).expect("get"), None);
-        assert_eq!(sessions.get(&token, instant(60)).expect("get"), None, "removed");
+        assert_eq!(
+            sessions.get(&token, instant(60)).expect("get"),
+            None,
+            "removed"
+        );
         let (token, _) = sessions.create("sam", instant(0)).expect("create");
         sessions.remove(&token).expect("remove");
         assert_eq!(sessions.get(&token, instant(1)).expect("get"), None);

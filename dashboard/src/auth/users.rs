@@ -5,8 +5,8 @@
 //! name): a token is shown once when issued and only its hash is kept. Every call blocks
 //! (store and argon2): async callers use `spawn_blocking`.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Utc};
 use index::Store;
 use serde::{Deserialize, Serialize};
@@ -47,7 +47,10 @@ pub struct UserStore {
 /// A user name is 1 to 64 of `a-z 0-9 . _ -`, starting with a letter or digit.
 pub fn is_valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
@@ -137,7 +140,8 @@ impl UserStore {
             user: name.to_owned(),
             created_at: Utc::now(),
         };
-        self.store.put(TOKENS_TABLE, &token_digest(&token), &record)?;
+        self.store
+            .put(TOKENS_TABLE, &token_digest(&token), &record)?;
         Ok(token)
     }
 
@@ -162,7 +166,11 @@ mod tests {
         assert!(verify_password("correct horse battery", &hash));
         assert!(!verify_password("correct horse batterY", &hash));
         assert!(!verify_password("anything", "not a phc string"));
-        assert_ne!(hash, hash_password("correct horse battery").expect("hash"), "salted");
+        assert_ne!(
+            hash,
+            hash_password("correct horse battery").expect("hash"),
+            "salted"
+        );
     }
 
     #[test]
@@ -170,18 +178,37 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let users = UserStore::new(Store::open(&dir.path().join("s.redb")).expect("store"));
         users
-            .add("camille", "a long password", &["customer-service".to_owned()])
+            .add(
+                "camille",
+                "a long password",
+                &["customer-service".to_owned()],
+            )
             .expect("add");
         assert!(matches!(
             users.add("camille", "another long one", &[]),
             Err(AuthError::UserExists(_))
         ));
-        assert!(matches!(users.add("Bad Name", "a long password", &[]), Err(AuthError::BadName(_))));
-        assert!(matches!(users.add("sam", "short", &[]), Err(AuthError::WeakPassword)));
+        assert!(matches!(
+            users.add("Bad Name", "a long password", &[]),
+            Err(AuthError::BadName(_))
+        ));
+        assert!(matches!(
+            users.add("sam", "short", &[]),
+            Err(AuthError::WeakPassword)
+        ));
         let record = users.verify("camille", "a long password").expect("verify");
-        assert_eq!(record.map(|r| r.teams), Some(vec!["customer-service".to_owned()]));
-        assert_eq!(users.verify("camille", "wrong password").expect("verify"), None);
-        assert_eq!(users.verify("nobody", "a long password").expect("verify"), None);
+        assert_eq!(
+            record.map(|r| r.teams),
+            Some(vec!["customer-service".to_owned()])
+        );
+        assert_eq!(
+            users.verify("camille", "wrong password").expect("verify"),
+            None
+        );
+        assert_eq!(
+            users.verify("nobody", "a long password").expect("verify"),
+            None
+        );
         let token = users.issue_token("camille").expect("token");
         assert_eq!(
             users.token_user(&token).expect("lookup").map(|r| r.name),

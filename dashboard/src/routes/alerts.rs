@@ -59,7 +59,12 @@ pub(crate) async fn recent_alerts(
         .recent(None, ALERT_LOG_CAPACITY)
         .into_iter()
         .filter(|alert| match &team_filter {
-            Some(team) if !user.manager || state.team(team).is_some_and(|t| t.role == crate::alerts::Role::Member) => {
+            Some(team)
+                if !user.manager
+                    || state
+                        .team(team)
+                        .is_some_and(|t| t.role == crate::alerts::Role::Member) =>
+            {
                 alert.team == *team
             }
             _ => alert.visible_to(&user.teams, user.manager),
@@ -83,9 +88,9 @@ pub(crate) async fn act(
     match state.alert_actions.act(&alert_id, action, &user.name).await {
         Ok(alert) => Ok(Json(alert)),
         Err(LifecycleError::UnknownAlert(_)) => Err(not_found()),
-        Err(LifecycleError::EngineStopped) => {
-            Err(AppError::Unavailable("the alert engine is not running".to_owned()))
-        }
+        Err(LifecycleError::EngineStopped) => Err(AppError::Unavailable(
+            "the alert engine is not running".to_owned(),
+        )),
         Err(refused) => Err(AppError::Conflict(refused.to_string())),
     }
 }

@@ -9,10 +9,10 @@
 
 use std::time::Instant;
 
+use axum::Json;
 use axum::extract::{Extension, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
@@ -127,13 +127,20 @@ pub(crate) async fn login(State(state): State<AppState>, request: Request) -> Re
     tracing::info!(user = %record.name, "signed in");
     let user = CurrentUser::resolve(&record, &state.teams, Some(session.csrf));
     let mut response = Json(session_json(&user)).into_response();
-    if let Some(cookie) = cookie_header(&token, SESSION_LIFETIME.as_secs(), state.auth.secure_cookies) {
+    if let Some(cookie) = cookie_header(
+        &token,
+        SESSION_LIFETIME.as_secs(),
+        state.auth.secure_cookies,
+    ) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     response
 }
 
-pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     if let Some(token) = auth::cookie(&headers, SESSION_COOKIE).map(str::to_owned) {
         let auth = std::sync::Arc::clone(&state.auth);
         tokio::task::spawn_blocking(move || auth.sessions.remove(&token))

@@ -244,7 +244,11 @@ impl Test {
                     .into_iter()
                     .filter(|word| contains_word(&post.post.text, word))
                     .collect();
-                if found.is_empty() { "none".to_owned() } else { found.join(", ") }
+                if found.is_empty() {
+                    "none".to_owned()
+                } else {
+                    found.join(", ")
+                }
             }
             Field::Axis(axis) => self.list_values(
                 categories_of(post, axis).iter().map(String::as_str),
@@ -351,7 +355,10 @@ mod tests {
         assert!(holds("words = 'no signal'", &post));
         assert!(holds("words in [scam, lyon]", &post));
         assert!(holds("words != fraud", &post));
-        assert!(!holds("words = fund", &post), "part of a word is not a word");
+        assert!(
+            !holds("words = fund", &post),
+            "part of a word is not a word"
+        );
         assert!(!holds("words = signals", &post));
         assert!(holds("words = lumiofail and words", &post));
         let rule = parse("words in [refund, scam]").expect("valid rule");

@@ -18,7 +18,11 @@ fn ids(alerts: &Value) -> Vec<&str> {
         .collect()
 }
 
-async fn login(fixture: &Fixture, body: &Value, origin: Option<&str>) -> axum::http::Response<Body> {
+async fn login(
+    fixture: &Fixture,
+    body: &Value,
+    origin: Option<&str>,
+) -> axum::http::Response<Body> {
     let mut request = Request::post("/api/login")
         .header(header::HOST, "127.0.0.1:8080")
         .header(header::CONTENT_TYPE, "application/json");
@@ -61,7 +65,12 @@ async fn everything_but_health_and_sign_in_needs_a_session() {
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{uri}");
         assert_eq!(response.headers()[header::LOCATION], "/login", "{uri}");
     }
-    for uri in ["/api/health", "/login", "/assets/login.js", "/assets/app.css"] {
+    for uri in [
+        "/api/health",
+        "/login",
+        "/assets/login.js",
+        "/assets/app.css",
+    ] {
         let response = fixture
             .send(Request::get(uri).body(Body::empty()).expect("request"))
             .await;
@@ -71,12 +80,18 @@ async fn everything_but_health_and_sign_in_needs_a_session() {
         .header(header::COOKIE, format!("{}=0123abcd", auth::SESSION_COOKIE))
         .body(Body::empty())
         .expect("request");
-    assert_eq!(fixture.send(forged).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        fixture.send(forged).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     let forged = Request::get("/api/alerts")
         .header(header::AUTHORIZATION, "Bearer vt_forged")
         .body(Body::empty())
         .expect("request");
-    assert_eq!(fixture.send(forged).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        fixture.send(forged).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -105,7 +120,11 @@ async fn sign_in_sets_a_strict_cookie_and_is_rate_limited() {
     assert_eq!(again, session);
 
     let response = login(&fixture, &right, Some("https://evil.example")).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN, "cross-site sign-in");
+    assert_eq!(
+        response.status(),
+        StatusCode::FORBIDDEN,
+        "cross-site sign-in"
+    );
     let form = Request::post("/api/login")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(format!("name=carla&password={PASSWORD}")))
@@ -126,14 +145,21 @@ async fn sign_in_sets_a_strict_cookie_and_is_rate_limited() {
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(response.headers().contains_key(header::RETRY_AFTER));
     let other_user = json!({"name": "mark", "password": PASSWORD});
-    assert_eq!(login(&fixture, &other_user, None).await.status(), StatusCode::OK);
+    assert_eq!(
+        login(&fixture, &other_user, None).await.status(),
+        StatusCode::OK
+    );
 
     let response = fixture
         .post_as(&browser, "/api/logout", &json!({}), Some(&browser.csrf))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let after = fixture.get_as(&browser, "/api/session").await;
-    assert_eq!(after.status(), StatusCode::UNAUTHORIZED, "the session ended");
+    assert_eq!(
+        after.status(),
+        StatusCode::UNAUTHORIZED,
+        "the session ended"
+    );
 }
 
 #[tokio::test]
@@ -152,11 +178,18 @@ async fn members_see_only_their_teams() {
     let filtered = json_body(fixture.get_as(&boss, "/api/alerts?team=care").await).await;
     assert_eq!(ids(&filtered), ["unhappy:x:1"]);
 
-    for uri in ["/api/alerts?team=marketing", "/ws?team=marketing", "/api/search"] {
+    for uri in [
+        "/api/alerts?team=marketing",
+        "/ws?team=marketing",
+        "/api/search",
+    ] {
         let response = fixture.get_as(&carla, uri).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{uri}");
     }
-    assert_eq!(fixture.get_as(&boss, "/api/search").await.status(), StatusCode::OK);
+    assert_eq!(
+        fixture.get_as(&boss, "/api/search").await.status(),
+        StatusCode::OK
+    );
 
     let response = fixture
         .post_as(
@@ -179,7 +212,11 @@ async fn state_changes_need_the_csrf_token_of_the_session() {
     let carla = fixture.sign_in("carla");
     let uri = "/api/alerts/unhappy:x:1/actions";
     let acknowledge = json!({"action": "acknowledge"});
-    for csrf in [None, Some("0".repeat(64).as_str()), Some(fixture.sign_in("carla").csrf.as_str())] {
+    for csrf in [
+        None,
+        Some("0".repeat(64).as_str()),
+        Some(fixture.sign_in("carla").csrf.as_str()),
+    ] {
         let response = fixture.post_as(&carla, uri, &acknowledge, csrf).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{csrf:?}");
         assert_eq!(
@@ -195,22 +232,38 @@ async fn state_changes_need_the_csrf_token_of_the_session() {
         .header(auth::CSRF_HEADER, &carla.csrf)
         .body(Body::from(acknowledge.to_string()))
         .expect("request");
-    assert_eq!(fixture.send(cross_site).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(
-        fixture.state.alerts.get("unhappy:x:1").map(|a| a.lifecycle.status),
+        fixture.send(cross_site).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        fixture
+            .state
+            .alerts
+            .get("unhappy:x:1")
+            .map(|a| a.lifecycle.status),
         Some(crate::alerts::Status::New),
         "nothing changed"
     );
 
-    let response = fixture.post_as(&carla, uri, &acknowledge, Some(&carla.csrf)).await;
+    let response = fixture
+        .post_as(&carla, uri, &acknowledge, Some(&carla.csrf))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 
     // An API token is not sent by browsers on their own: no CSRF token needed.
-    let token = fixture.state.auth.users.issue_token("carla").expect("token");
+    let token = fixture
+        .state
+        .auth
+        .users
+        .issue_token("carla")
+        .expect("token");
     let with_token = Request::post(uri)
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(json!({"action": "assign", "to": "sam"}).to_string()))
+        .body(Body::from(
+            json!({"action": "assign", "to": "sam"}).to_string(),
+        ))
         .expect("request");
     let response = fixture.send(with_token).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -224,7 +277,12 @@ async fn lifecycle_actions_are_applied_by_the_alert_task_and_pushed_live() {
     let mut live = fixture.state.live.subscribe();
     let uri = "/api/alerts/unhappy:x:1/actions";
     let response = fixture
-        .post_as(&carla, uri, &json!({"action": "acknowledge"}), Some(&carla.csrf))
+        .post_as(
+            &carla,
+            uri,
+            &json!({"action": "acknowledge"}),
+            Some(&carla.csrf),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let alert = json_body(response).await;
@@ -233,12 +291,20 @@ async fn lifecycle_actions_are_applied_by_the_alert_task_and_pushed_live() {
     match live.recv().await.expect("a live event") {
         LiveEvent::AlertUpdated(updated) => {
             assert_eq!(updated.id, "unhappy:x:1");
-            assert_eq!(updated.lifecycle.status, crate::alerts::Status::Acknowledged);
+            assert_eq!(
+                updated.lifecycle.status,
+                crate::alerts::Status::Acknowledged
+            );
         }
         other => panic!("expected alert_updated, got {other:?}"),
     }
     let again = fixture
-        .post_as(&carla, uri, &json!({"action": "acknowledge"}), Some(&carla.csrf))
+        .post_as(
+            &carla,
+            uri,
+            &json!({"action": "acknowledge"}),
+            Some(&carla.csrf),
+        )
         .await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
     let handled = fixture
@@ -250,7 +316,10 @@ async fn lifecycle_actions_are_applied_by_the_alert_task_and_pushed_live() {
         )
         .await;
     assert_eq!(handled.status(), StatusCode::OK);
-    assert_eq!(json_body(handled).await["lifecycle"]["history"][1]["note"], "answered in DM");
+    assert_eq!(
+        json_body(handled).await["lifecycle"]["history"][1]["note"],
+        "answered in DM"
+    );
     let unknown = fixture
         .post_as(
             &carla,

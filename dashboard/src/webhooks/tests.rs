@@ -19,7 +19,11 @@ struct Receiver {
     received: Mutex<Vec<(bool, Value)>>,
 }
 
-async fn receive(State(receiver): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(
+    State(receiver): State<Arc<Receiver>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let timestamp: i64 = headers
         .get(TIMESTAMP_HEADER)
         .and_then(|value| value.to_str().ok())
@@ -60,7 +64,9 @@ async fn signed_deliveries_are_retried_until_the_receiver_takes_them() {
     let app = axum::Router::new()
         .route("/hook", post(receive))
         .with_state(Arc::clone(&receiver));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let address = listener.local_addr().expect("address");
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
@@ -96,17 +102,29 @@ async fn signed_deliveries_are_retried_until_the_receiver_takes_them() {
         .await
         .expect("queued");
     drop(input);
-    worker.await.expect("the dispatcher ends when its input closes");
+    worker
+        .await
+        .expect("the dispatcher ends when its input closes");
     server.abort();
 
     let received = receiver.received.lock().expect("no poisoning");
     assert_eq!(received.len(), 3, "two failures, then delivered");
-    assert!(received.iter().all(|(valid, _)| *valid), "every attempt is signed");
+    assert!(
+        received.iter().all(|(valid, _)| *valid),
+        "every attempt is signed"
+    );
     let body = &received[2].1;
-    assert!(body["text"].as_str().is_some_and(|text| text.starts_with("veille alert for care")));
+    assert!(
+        body["text"]
+            .as_str()
+            .is_some_and(|text| text.starts_with("veille alert for care"))
+    );
     assert_eq!(body["veille"]["alert"]["id"], "unhappy:x:1");
     let care = &status.snapshot()["care"];
-    assert_eq!((care.delivered, care.failed_attempts, care.given_up), (1, 2, 0));
+    assert_eq!(
+        (care.delivered, care.failed_attempts, care.given_up),
+        (1, 2, 0)
+    );
     assert_eq!(
         care.last_error.as_deref(),
         Some("the receiver answered 500 Internal Server Error")
@@ -116,7 +134,9 @@ async fn signed_deliveries_are_retried_until_the_receiver_takes_them() {
 #[tokio::test]
 async fn a_receiver_that_never_answers_is_given_up_and_shown() {
     // A port nothing listens on: bind, note it, close.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let address = listener.local_addr().expect("address");
     drop(listener);
     let targets = BTreeMap::from([(
@@ -144,7 +164,16 @@ async fn a_receiver_that_never_answers_is_given_up_and_shown() {
     drop(input);
     worker.await.expect("dispatcher ends");
     let care = &status.snapshot()["care"];
-    assert_eq!((care.delivered, care.failed_attempts, care.given_up), (0, 3, 1));
-    assert_eq!(care.last_error.as_deref(), Some("cannot connect to the receiver"));
-    assert!(!format!("{care:?}").contains(&address.to_string()), "no URL shown");
+    assert_eq!(
+        (care.delivered, care.failed_attempts, care.given_up),
+        (0, 3, 1)
+    );
+    assert_eq!(
+        care.last_error.as_deref(),
+        Some("cannot connect to the receiver")
+    );
+    assert!(
+        !format!("{care:?}").contains(&address.to_string()),
+        "no URL shown"
+    );
 }

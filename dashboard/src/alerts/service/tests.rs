@@ -47,7 +47,12 @@ fn unhappy(id: &str, author: &str) -> nlp::AnalysedPost {
     post
 }
 
-fn act(service: &mut AlertService, id: &str, action: Action, at: i64) -> Result<Alert, LifecycleError> {
+fn act(
+    service: &mut AlertService,
+    id: &str,
+    action: Action,
+    at: i64,
+) -> Result<Alert, LifecycleError> {
     let (reply, mut answer) = oneshot::channel();
     service.on_command(
         Command::Lifecycle {
@@ -85,8 +90,15 @@ fn lifecycle_survives_a_restart_and_every_change_is_pushed_live() {
             Ok(LiveEvent::AlertUpdated(alert)) => assert_eq!(alert, acknowledged),
             other => panic!("expected the change live, got {other:?}"),
         }
-        act(&mut service, "unhappy:x:1", Action::Assign { to: "sam".to_owned() }, 6)
-            .expect("assign");
+        act(
+            &mut service,
+            "unhappy:x:1",
+            Action::Assign {
+                to: "sam".to_owned(),
+            },
+            6,
+        )
+        .expect("assign");
         assert_eq!(
             act(&mut service, "nope", Action::Acknowledge, 7),
             Err(LifecycleError::UnknownAlert("nope".to_owned()))
@@ -114,7 +126,9 @@ fn lifecycle_survives_a_restart_and_every_change_is_pushed_live() {
     let alerts: Vec<String> = std::iter::from_fn(|| events.try_recv().ok())
         .filter_map(|event| match event {
             LiveEvent::Alert(alert) => Some(format!("new {}", alert.id)),
-            LiveEvent::AlertUpdated(alert) => Some(format!("updated {} {:?}", alert.id, alert.group)),
+            LiveEvent::AlertUpdated(alert) => {
+                Some(format!("updated {} {:?}", alert.id, alert.group))
+            }
             _ => None,
         })
         .collect();
@@ -123,7 +137,13 @@ fn lifecycle_survives_a_restart_and_every_change_is_pushed_live() {
         ["updated unhappy:x:1 [\"x:2\"]"],
         "the re-delivered post raises nothing; the author's next post folds in (cooldown)"
     );
-    let handled = act(&mut service, "unhappy:x:1", Action::Handle { note: None }, 300).expect("handle");
+    let handled = act(
+        &mut service,
+        "unhappy:x:1",
+        Action::Handle { note: None },
+        300,
+    )
+    .expect("handle");
     assert_eq!(handled.lifecycle.history.len(), 3);
     assert_eq!(handled.group, ["x:2"]);
 }
@@ -138,7 +158,13 @@ fn sla_breaches_are_flagged_once_pushed_and_notified() {
         .with_notifications(Notifier::default(), out);
     service.on_post(&unhappy("x:1", "a"), instant(0));
     service.on_post(&unhappy("x:2", "b"), instant(0));
-    act(&mut service, "unhappy:x:2", Action::Handle { note: None }, 60).expect("handle");
+    act(
+        &mut service,
+        "unhappy:x:2",
+        Action::Handle { note: None },
+        60,
+    )
+    .expect("handle");
     while events.try_recv().is_ok() {}
     service.on_tick(instant(3600));
     assert!(events.try_recv().is_err(), "not late at the due time");
@@ -150,7 +176,10 @@ fn sla_breaches_are_flagged_once_pushed_and_notified() {
         }
         other => panic!("expected the breach live, got {other:?}"),
     }
-    assert!(events.try_recv().is_err(), "the handled alert is not breached");
+    assert!(
+        events.try_recv().is_err(),
+        "the handled alert is not breached"
+    );
     service.on_tick(instant(7200));
     assert!(events.try_recv().is_err(), "breached once");
     let sent: Vec<String> = std::iter::from_fn(|| notifications.try_recv().ok())
@@ -160,7 +189,14 @@ fn sla_breaches_are_flagged_once_pushed_and_notified() {
             Notification::Digest { alerts, .. } => format!("digest {}", alerts.len()),
         })
         .collect();
-    assert_eq!(sent, ["alert unhappy:x:1", "alert unhappy:x:2", "breach unhappy:x:1"]);
+    assert_eq!(
+        sent,
+        [
+            "alert unhappy:x:1",
+            "alert unhappy:x:2",
+            "breach unhappy:x:1"
+        ]
+    );
     assert_eq!(stats.snapshot()["sla_breaches"], 1);
 }
 
@@ -175,8 +211,13 @@ fn digest_teams_get_one_notification_per_period() {
             quiet_hours: None,
         },
     )]);
-    let mut service = AlertService::new(engine(), Arc::new(AlertLog::in_memory(10)), live, Arc::default())
-        .with_notifications(notifier, out);
+    let mut service = AlertService::new(
+        engine(),
+        Arc::new(AlertLog::in_memory(10)),
+        live,
+        Arc::default(),
+    )
+    .with_notifications(notifier, out);
     service.on_post(&unhappy("x:1", "a"), instant(0));
     service.on_post(&unhappy("x:2", "b"), instant(60));
     service.on_tick(instant(899));
