@@ -183,7 +183,7 @@ pub struct Alert {
 impl Alert {
     /// Whether a user of these teams (or a manager) may see this alert.
     pub fn visible_to(&self, teams: &[String], manager: bool) -> bool {
-        manager || teams.iter().any(|team| *team == self.team)
+        manager || teams.contains(&self.team)
     }
 
     /// Adds a folded post id; false when it was there already.
@@ -201,7 +201,7 @@ impl Alert {
 /// What a post did to the alerts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Raised(Alert),
+    Raised(Box<Alert>),
     /// The match was folded into an earlier alert (noise control).
     Folded {
         into: String,
@@ -321,7 +321,7 @@ impl AlertEngine {
         self.process(post, now)
             .into_iter()
             .filter_map(|outcome| match outcome {
-                Outcome::Raised(alert) => Some(alert),
+                Outcome::Raised(alert) => Some(*alert),
                 Outcome::Folded { .. } => None,
             })
             .collect()
@@ -354,7 +354,7 @@ impl AlertEngine {
             }
             self.noise
                 .raised(&rule.name, &rule.noise, post, &alert_id, now);
-            outcomes.push(Outcome::Raised(Alert {
+            outcomes.push(Outcome::Raised(Box::new(Alert {
                 id: alert_id,
                 rule: rule.name.clone(),
                 team: rule.team.clone(),
@@ -372,7 +372,7 @@ impl AlertEngine {
                 lifecycle: Lifecycle::started(&self.sla, rule.severity, now),
                 group: Vec::new(),
                 spike: None,
-            }));
+            })));
         }
         for alert_id in seen_now {
             self.mark_seen(alert_id);

@@ -133,10 +133,7 @@ impl CurrentUser {
     pub fn resolve(record: &UserRecord, teams: &[Team], csrf: Option<String>) -> CurrentUser {
         let mine: Vec<&Team> = teams
             .iter()
-            .filter(|team| {
-                team.members.iter().any(|member| *member == record.name)
-                    || record.teams.contains(&team.name)
-            })
+            .filter(|team| team.members.contains(&record.name) || record.teams.contains(&team.name))
             .collect();
         CurrentUser {
             name: record.name.clone(),

@@ -193,7 +193,7 @@ impl AlertService {
                 Outcome::Raised(alert) => {
                     AlertStats::bump(&self.stats.raised);
                     teams.push(alert.team.clone());
-                    raised.push(alert);
+                    raised.push(*alert);
                 }
                 Outcome::Folded { into, post_id } => {
                     AlertStats::bump(&self.stats.folded);

@@ -250,9 +250,10 @@ fn replies_in_a_thread_with_an_open_alert_are_grouped() {
         ]
     );
     // Once handled, a new reply opens a new alert.
-    let Outcome::Raised(mut alert) = root[0].clone() else {
+    let Outcome::Raised(alert) = root[0].clone() else {
         panic!("raised")
     };
+    let mut alert = *alert;
     alert.lifecycle.status = Status::Handled;
     engine.alert_handled(&alert);
     let mut late = unhappy_outage("x:102");
