@@ -1,6 +1,6 @@
 //! Who is asking: accounts, sessions, API tokens, CSRF and login rate limiting.
 //!
-//! [`require_user`] is a middleware on the whole router: every path but [`OPEN_PATHS`]
+//! `require_user` is a middleware on the whole router: every path but [`OPEN_PATHS`]
 //! needs a signed-in user (session cookie [`SESSION_COOKIE`]) or an API token
 //! (`Authorization: Bearer vt_...`). Without one, API and WebSocket requests get 401 and
 //! pages a redirect to `/login`. Routes added later are protected by default.
