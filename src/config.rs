@@ -11,17 +11,20 @@
 //! The full reference of the keys is `docs/CONFIG.md`; the commented sample is
 //! `fixtures/veille.toml`.
 
+mod alerting;
 mod nlp_settings;
 mod raw;
 mod sources;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use dashboard::alerts::{Role, RoutingRule, Severity, Team};
+use dashboard::alerts::notify::TeamNotify;
+use dashboard::alerts::{Role, RoutingRule, Severity, SlaPolicy, SpikeConfig, Team};
 use dashboard::routing::{self, FieldSet};
+use dashboard::webhooks::WebhookTarget;
 use nlp::{Axis, Brand, Category, NlpConfig};
 
 pub use sources::{ReplayFiles, ReplaySource, SourceConfig, Speedup};
@@ -47,6 +50,8 @@ const RESERVED_FIELDS: &[&str] = &[
     "author",
     "connector",
     "maven",
+    "badge",
+    "words",
 ];
 
 /// Where a configuration came from: relative paths resolve against its folder, and the
@@ -67,6 +72,16 @@ pub struct Config {
     pub teams: Vec<Team>,
     pub rules: Vec<RoutingRule>,
     pub sources: Vec<SourceConfig>,
+    /// Mark the session cookie `Secure` (`[dashboard] secure-cookies`, default true).
+    pub secure_cookies: bool,
+    /// How long alerts of each severity may stay unhandled.
+    pub sla: SlaPolicy,
+    /// Spike detection, when `[spikes]` is configured.
+    pub spikes: Option<SpikeConfig>,
+    /// Digest and quiet hours per team.
+    pub notify: Vec<(String, TeamNotify)>,
+    /// Webhook per team (with its secret from the environment).
+    pub webhooks: BTreeMap<String, WebhookTarget>,
 }
 
 /// Every problem found in a configuration, each with its key path.
@@ -128,6 +143,11 @@ fn validate(raw: RawConfig, origin: &Origin, problems: &mut Vec<String>) -> Opti
     if retention_days == 0 {
         problems.push("retention-days: must be at least 1".to_string());
     }
+    let secure_cookies = raw
+        .dashboard
+        .as_ref()
+        .and_then(|dashboard| dashboard.secure_cookies)
+        .unwrap_or(true);
     let listen_text = raw
         .dashboard
         .and_then(|dashboard| dashboard.listen)
@@ -146,9 +166,27 @@ fn validate(raw: RawConfig, origin: &Origin, problems: &mut Vec<String>) -> Opti
     let axes = validate_axes(raw.axes, &base_dir, problems);
     let sentiment = nlp_settings::sentiment(raw.sentiment, &base_dir, problems);
     let privacy = nlp_settings::privacy(raw.privacy, problems);
+    let mut webhooks = BTreeMap::new();
+    let mut notify = Vec::new();
+    for (position, team) in &raw.teams {
+        let settings = alerting::RawTeamNotify {
+            digest: team.digest.clone(),
+            quiet_hours: team.quiet_hours.clone(),
+            webhook_url: team.webhook_url.clone(),
+            webhook_secret_env: team.webhook_secret_env.clone(),
+        };
+        let path = format!("teams[{position}]");
+        let settings =
+            alerting::validate_team_notify(&path, &team.name, settings, &mut webhooks, problems);
+        notify.push((team.name.clone(), settings));
+    }
     let teams = validate_teams(raw.teams, problems);
     let rules = validate_rules(raw.rules, &axes, &teams, problems);
     let sources = sources::validate(raw.sources, &base_dir, origin, problems);
+    let sla = alerting::validate_sla(raw.alerts.unwrap_or_default().sla, problems);
+    let spikes = raw
+        .spikes
+        .and_then(|spikes| alerting::validate_spikes(spikes, &teams, problems));
 
     Some(Config {
         data_dir,
@@ -163,6 +201,11 @@ fn validate(raw: RawConfig, origin: &Origin, problems: &mut Vec<String>) -> Opti
         teams,
         rules,
         sources,
+        secure_cookies,
+        sla,
+        spikes,
+        notify,
+        webhooks,
     })
 }
 
@@ -413,12 +456,22 @@ fn validate_rules(
                 None
             }
         };
+        let noise = alerting::validate_rule_noise(
+            &path,
+            alerting::RawRuleNoise {
+                dedupe_key: rule.dedupe_key,
+                cooldown: rule.cooldown,
+                group_threads: rule.group_threads,
+            },
+            problems,
+        );
         if let (Some(when), true) = (when, problems.len() == before) {
             rules.push(RoutingRule {
                 name: rule.name,
                 when,
                 team: rule.team,
                 severity,
+                noise,
             });
         }
     }

@@ -12,3 +12,4 @@ pub mod eval;
 pub mod fixtures;
 pub mod pipeline;
 pub mod train;
+pub mod users;

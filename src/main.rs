@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use veille::config::{self, Config, Origin};
-use veille::{fixtures, pipeline};
+use veille::{fixtures, pipeline, users};
 
 #[derive(Parser)]
 #[command(name = "veille", version, about = "Real-time social-media listening")]
@@ -44,6 +44,33 @@ enum Command {
     Train(veille::train::TrainArgs),
     /// Scores a model on labelled texts (accuracy, macro-F1, confusion, posts/s).
     Eval(veille::eval::EvalArgs),
+    /// Manages dashboard accounts (stored in the data directory, never in the config).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Creates an account; prints a generated password once unless --password-stdin.
+    Add {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        name: String,
+        /// A configured team the user belongs to (repeatable), besides the config's members.
+        #[arg(long)]
+        team: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Issues an API token (`Authorization: Bearer ...`) for a user; printed once.
+    Token {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -61,6 +88,7 @@ fn main() -> ExitCode {
         Command::Run { config, listen } => run_async(run(config, listen)),
         Command::Train(args) => veille::train::run(&args),
         Command::Eval(args) => veille::eval::run(&args),
+        Command::User(command) => user(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -93,6 +121,37 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn user(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add {
+            config,
+            name,
+            team,
+            password_stdin,
+        } => {
+            let config = config::load_file(&config)?;
+            let mut stdin = std::io::stdin().lock();
+            let input: Option<&mut dyn std::io::BufRead> = if password_stdin {
+                Some(&mut stdin)
+            } else {
+                None
+            };
+            match users::add(&config, &name, &team, input)? {
+                Some(password) => {
+                    println!("user {name} created; password (shown once): {password}")
+                }
+                None => println!("user {name} created"),
+            }
+        }
+        UserCommand::Token { config, name } => {
+            let config = config::load_file(&config)?;
+            let token = users::token(&config, &name)?;
+            println!("API token for {name} (shown once): {token}");
+        }
+    }
+    Ok(())
+}
+
 async fn demo(listen: SocketAddr) -> anyhow::Result<()> {
     let mut config = config::load_str(fixtures::SAMPLE_CONFIG, &Origin::Embedded)?;
     let data_dir = tempfile::Builder::new()
@@ -100,7 +159,14 @@ async fn demo(listen: SocketAddr) -> anyhow::Result<()> {
         .tempdir()
         .context("cannot create a temporary data directory")?;
     config.data_dir = data_dir.path().to_path_buf();
+    // The demo's HTTP is plain: a Secure cookie would not be kept by every browser.
+    config.secure_cookies = false;
+    let accounts = users::demo_accounts(&data_dir.path().join("state.redb"), &config.teams)?;
     println!("veille demo: replaying the built-in fixtures (brand: Lumio)");
+    println!("demo accounts (shown once, valid until the demo stops):");
+    for (name, team, password) in &accounts {
+        println!("  {team:<18} user {name:<10} password {password}");
+    }
     println!(
         "data directory: {} (removed on exit)",
         data_dir.path().display()

@@ -28,9 +28,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use dashboard::alerts::{AlertEngine, AlertLog};
+use dashboard::alerts::notify::Notifier;
+use dashboard::alerts::service::{self, AlertHandle, AlertService, AlertStats};
+use dashboard::alerts::{AlertEngine, AlertLog, SpikeDetector};
+use dashboard::auth::Auth;
 use dashboard::live::LiveEvent;
 use dashboard::state::AppState;
+use dashboard::webhooks::{self, RetryPolicy, WebhookStatus};
 use index::{PostWriter, Store};
 use nlp::{AnalysedPost, Analyzer, Outcome};
 use tokio::sync::{broadcast, mpsc};
@@ -50,6 +54,10 @@ const ALERT_INPUT_CAPACITY: usize = 64;
 /// Live events (posts, alerts) to every WebSocket client; a client further behind than
 /// this loses its oldest events and is told how many.
 const LIVE_CAPACITY: usize = 4096;
+/// The alert task closes spike windows, sends digests and checks SLAs this often.
+const ALERT_TICK: Duration = Duration::from_secs(1);
+/// How long shutdown waits for webhook deliveries in flight.
+const WEBHOOK_DRAIN: Duration = Duration::from_secs(5);
 /// The index commits at least this often while posts arrive.
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 /// ... or as soon as this many operations are pending.
@@ -63,12 +71,16 @@ pub struct RunningPipeline {
     pub address: SocketAddr,
     pub stats: Arc<PipelineStats>,
     stop_sources: CancellationToken,
+    /// Stops the alert task once its posts have ended (it serves lifecycle commands until).
+    stop_alerts: CancellationToken,
     stop_server: CancellationToken,
     source_tasks: Vec<JoinHandle<()>>,
     nlp_task: JoinHandle<()>,
     alert_task: JoinHandle<()>,
     index_task: JoinHandle<()>,
     server_task: JoinHandle<()>,
+    /// Ends once the alert task has dropped its notification sender.
+    webhook_task: Option<JoinHandle<()>>,
 }
 
 /// Opens the data directory, builds every stage and starts them. Returns once the
@@ -88,11 +100,35 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
 
     let analyzer = Arc::new(Analyzer::new(&config.nlp).context("cannot build the NLP stage")?);
     let alert_log = Arc::new(AlertLog::open(store.clone()).context("cannot read the alert log")?);
-    let mut engine = AlertEngine::new(config.rules.clone(), config.teams.clone());
-    // Posts re-delivered after a restart must not raise the alerts they already raised.
-    let already_raised = alert_log.recent(None, dashboard::alerts::ALERT_LOG_CAPACITY);
-    engine.remember(already_raised.iter().map(|alert| alert.id.as_str()));
+    let engine =
+        AlertEngine::new(config.rules.clone(), config.teams.clone()).with_sla(config.sla.clone());
     let (live, _) = broadcast::channel::<LiveEvent>(LIVE_CAPACITY);
+    // The service seeds the engine from the log: posts re-delivered after a restart do not
+    // raise the alerts they already raised, and noise control decides as before.
+    let alert_stats = Arc::new(AlertStats::default());
+    let mut alert_service = AlertService::new(
+        engine,
+        Arc::clone(&alert_log),
+        live.clone(),
+        Arc::clone(&alert_stats),
+    );
+    if let Some(spikes) = &config.spikes {
+        alert_service = alert_service.with_spikes(SpikeDetector::new(spikes.clone()));
+    }
+    let webhook_status = Arc::new(WebhookStatus::default());
+    let mut webhook_task = None;
+    if !config.webhooks.is_empty() {
+        let (notifications, receiver) = mpsc::channel(webhooks::QUEUE);
+        alert_service =
+            alert_service.with_notifications(Notifier::new(config.notify.clone()), notifications);
+        webhook_task = Some(tokio::spawn(webhooks::run(
+            config.webhooks.clone(),
+            RetryPolicy::default(),
+            receiver,
+            Arc::clone(&webhook_status),
+        )));
+    }
+    let (alert_actions, alert_commands) = AlertHandle::channel();
 
     let stats = Arc::new(PipelineStats::default());
     let stop_sources = CancellationToken::new();
@@ -117,12 +153,13 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         alert_tx,
         Arc::clone(&stats),
     ));
-    let alert_task = tokio::spawn(run_alerts(
-        engine,
-        Arc::clone(&alert_log),
+    let stop_alerts = CancellationToken::new();
+    let alert_task = tokio::spawn(service::run(
+        alert_service,
         alert_rx,
-        live.clone(),
-        Arc::clone(&stats),
+        alert_commands,
+        ALERT_TICK,
+        stop_alerts.clone(),
     ));
     let index_task = tokio::spawn(index_task::run(
         writer,
@@ -147,13 +184,22 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         .collect();
     let health_stats = Arc::clone(&stats);
     let health_search = search.clone();
+    let health_alerts = Arc::clone(&alert_stats);
     let state = AppState {
         search,
         live,
         alerts: alert_log,
         teams: Arc::new(config.teams.clone()),
         axes: Arc::new(axes),
-        health: Arc::new(move || health_stats.snapshot(&health_search)),
+        health: Arc::new(move || {
+            let mut report = health_stats.snapshot(&health_search);
+            report["alerts"] = health_alerts.snapshot();
+            report
+        }),
+        auth: Arc::new(Auth::new(store.clone(), config.secure_cookies)),
+        alert_actions,
+        alert_stats,
+        webhooks: webhook_status,
     };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -172,12 +218,14 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         address,
         stats,
         stop_sources,
+        stop_alerts,
         stop_server,
         source_tasks,
         nlp_task,
         alert_task,
         index_task,
         server_task,
+        webhook_task,
     })
 }
 
@@ -190,7 +238,17 @@ impl RunningPipeline {
             let _ = task.await;
         }
         let _ = self.nlp_task.await;
+        self.stop_alerts.cancel();
         let _ = self.alert_task.await;
+        if let Some(webhook_task) = self.webhook_task {
+            // Deliveries in flight get a moment; retries still pending are given up.
+            if tokio::time::timeout(WEBHOOK_DRAIN, webhook_task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("webhook deliveries still retrying at shutdown were given up");
+            }
+        }
         let _ = self.index_task.await;
         self.stop_server.cancel();
         let _ = self.server_task.await;
@@ -198,12 +256,16 @@ impl RunningPipeline {
 
     /// Kills every task at once, without a final commit, as a crash would.
     pub async fn abort(self) {
-        let tasks = self.source_tasks.into_iter().chain([
-            self.nlp_task,
-            self.alert_task,
-            self.index_task,
-            self.server_task,
-        ]);
+        let tasks = self
+            .source_tasks
+            .into_iter()
+            .chain([
+                self.nlp_task,
+                self.alert_task,
+                self.index_task,
+                self.server_task,
+            ])
+            .chain(self.webhook_task);
         for task in tasks {
             task.abort();
             let _ = task.await;
@@ -280,36 +342,5 @@ fn analyse_batch(
         posts,
         deletions,
         checkpoint: batch.checkpoint,
-    }
-}
-
-/// The alert engine: evaluates each analysed post as it arrives, independently of index
-/// commits, records the alerts and pushes posts and alerts live.
-async fn run_alerts(
-    mut engine: AlertEngine,
-    log: Arc<AlertLog>,
-    mut input: mpsc::Receiver<Arc<AnalysedPost>>,
-    live: broadcast::Sender<LiveEvent>,
-    stats: Arc<PipelineStats>,
-) {
-    while let Some(post) = input.recv().await {
-        // A send error only means nobody is watching right now.
-        let _ = live.send(LiveEvent::post(&post));
-        for alert in engine.evaluate(&post, chrono::Utc::now()) {
-            PipelineStats::bump(&stats.alerts_raised);
-            let worker_log = Arc::clone(&log);
-            let to_record = alert.clone();
-            let recorded = tokio::task::spawn_blocking(move || worker_log.record(to_record)).await;
-            let failure = match recorded {
-                Ok(Ok(())) => None,
-                Ok(Err(error)) => Some(error.to_string()),
-                Err(error) => Some(error.to_string()),
-            };
-            if let Some(error) = failure {
-                PipelineStats::bump(&stats.alert_log_errors);
-                tracing::error!(error = %error, alert = %alert.id, "cannot persist an alert");
-            }
-            let _ = live.send(LiveEvent::Alert(alert));
-        }
     }
 }

@@ -14,7 +14,9 @@ use nlp::{Analyzer, Outcome};
 use veille::config::{self, Config};
 use veille::pipeline::{self, RunningPipeline};
 
-use crate::util::{LiveClient, get_json, wait_until, workspace_root, write_test_config};
+use crate::util::{
+    LiveClient, create_accounts, get_json, sign_in, wait_until, workspace_root, write_test_config,
+};
 
 const DEADLINE: Duration = Duration::from_secs(120);
 
@@ -60,7 +62,8 @@ async fn expected_outcome(config: &Config) -> Expected {
 }
 
 async fn searchable(running: &RunningPipeline) -> u64 {
-    let health = get_json(running.address, "/api/health").await;
+    // Open to operators: no session needed.
+    let health = get_json(running.address, "/api/health", None).await;
     health["stages"]["index"]["searchable"]
         .as_u64()
         .unwrap_or(0)
@@ -107,9 +110,13 @@ async fn fixtures_travel_the_whole_way_and_survive_an_abrupt_kill() {
             .is_none_or(BTreeSet::is_empty)
     );
 
+    // Accounts in the store (members of the sample config's teams).
+    create_accounts(&config.data_dir, &["camille", "lea", "morgan"]);
+
     // First run: killed abruptly once some posts are committed, before the end.
     let first = start(&config).await;
-    let first_service_client = LiveClient::connect(first.address, service).await;
+    let camille = sign_in(first.address, "camille").await;
+    let first_service_client = LiveClient::connect(first.address, service, &camille).await;
     wait_until("some committed posts", DEADLINE, || async {
         searchable(&first).await >= 3
     })
@@ -133,9 +140,12 @@ async fn fixtures_travel_the_whole_way_and_survive_an_abrupt_kill() {
     drop(first_service_client);
 
     // Second run on the same data directory: resumes from the committed checkpoint.
+    // Sessions live in the store: the one opened before the kill is still valid.
     let second = start(&config).await;
-    let service_client = LiveClient::connect(second.address, service).await;
-    let marketing_client = LiveClient::connect(second.address, marketing).await;
+    let lea = sign_in(second.address, "lea").await;
+    let morgan = sign_in(second.address, "morgan").await;
+    let service_client = LiveClient::connect(second.address, service, &camille).await;
+    let marketing_client = LiveClient::connect(second.address, marketing, &lea).await;
     wait_until(
         "the replay to finish and be committed",
         DEADLINE,
@@ -150,7 +160,7 @@ async fn fixtures_travel_the_whole_way_and_survive_an_abrupt_kill() {
     assert!(committed_before_kill < total);
 
     // Exactly once: every expected id, no other, no duplicate.
-    let everything = get_json(second.address, "/api/search?limit=1000").await;
+    let everything = get_json(second.address, "/api/search?limit=1000", Some(&morgan)).await;
     assert_eq!(everything["total"].as_u64(), Some(total));
     let mut seen = BTreeMap::<String, usize>::new();
     for hit in everything["hits"].as_array().expect("hits") {
@@ -194,7 +204,7 @@ async fn fixtures_travel_the_whole_way_and_survive_an_abrupt_kill() {
     );
 
     // A known post, by a word of its text and by its category facet.
-    let by_word = get_json(second.address, "/api/search?q=zanzibarquux").await;
+    let by_word = get_json(second.address, "/api/search?q=zanzibarquux", Some(&morgan)).await;
     assert_eq!(by_word["total"].as_u64(), Some(1), "{by_word}");
     let known_id = by_word["hits"][0]["id"]
         .as_str()
@@ -207,7 +217,12 @@ async fn fixtures_travel_the_whole_way_and_survive_an_abrupt_kill() {
             .is_some_and(|topics| topics.iter().any(|t| t == "outage")),
         "{topics}"
     );
-    let by_category = get_json(second.address, "/api/search?topic=outage&limit=1000").await;
+    let by_category = get_json(
+        second.address,
+        "/api/search?topic=outage&limit=1000",
+        Some(&morgan),
+    )
+    .await;
     let outage_ids: Vec<&str> = by_category["hits"]
         .as_array()
         .expect("hits")

@@ -60,10 +60,53 @@ where
     }
 }
 
-/// GETs a JSON document from the dashboard.
-pub(crate) async fn get_json(address: std::net::SocketAddr, path_and_query: &str) -> Value {
+/// Password of the accounts [`create_accounts`] makes.
+pub(crate) const PASSWORD: &str = "end-to-end password";
+
+/// Creates accounts in the store of `data_dir` (before the pipeline opens it).
+pub(crate) fn create_accounts(data_dir: &Path, names: &[&str]) {
+    let store = index::Store::open(&data_dir.join("state.redb")).expect("store opens");
+    let users = dashboard::auth::UserStore::new(store);
+    for name in names {
+        users.add(name, PASSWORD, &[]).expect("account created");
+    }
+}
+
+/// Signs in through `POST /api/login`; the `Cookie` header value of the session.
+pub(crate) async fn sign_in(address: std::net::SocketAddr, name: &str) -> String {
+    let url = format!("http://{address}/api/login");
+    let response = reqwest::Client::new()
+        .post(&url)
+        .json(&serde_json::json!({"name": name, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("POST {url}: {error}"));
+    assert!(
+        response.status().is_success(),
+        "sign in as {name}: {}",
+        response.status()
+    );
+    let cookie = response
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .expect("a session cookie");
+    cookie.split(';').next().expect("name=value").to_string()
+}
+
+/// GETs a JSON document from the dashboard, signed in with `cookie` (or not).
+pub(crate) async fn get_json(
+    address: std::net::SocketAddr,
+    path_and_query: &str,
+    cookie: Option<&str>,
+) -> Value {
     let url = format!("http://{address}{path_and_query}");
-    let response = reqwest::get(&url)
+    let mut request = reqwest::Client::new().get(&url);
+    if let Some(cookie) = cookie {
+        request = request.header(reqwest::header::COOKIE, cookie);
+    }
+    let response = request
+        .send()
         .await
         .unwrap_or_else(|error| panic!("GET {url}: {error}"));
     assert!(
@@ -84,9 +127,21 @@ pub(crate) struct LiveClient {
 }
 
 impl LiveClient {
-    pub(crate) async fn connect(address: std::net::SocketAddr, team: &str) -> LiveClient {
+    pub(crate) async fn connect(
+        address: std::net::SocketAddr,
+        team: &str,
+        cookie: &str,
+    ) -> LiveClient {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let url = format!("ws://{address}/ws?team={team}");
-        let (socket, _) = tokio_tungstenite::connect_async(&url)
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .expect("a websocket request");
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().expect("a valid cookie header"));
+        let (socket, _) = tokio_tungstenite::connect_async(request)
             .await
             .unwrap_or_else(|error| panic!("connect {url}: {error}"));
         let messages = Arc::new(Mutex::new(Vec::new()));

@@ -1,38 +1,50 @@
-// veille dashboard page: live feed, alerts, counts and search, without reloads.
+// veille dashboard page: the team inbox (alerts with their lifecycle), the live feed, and
+// for managers the trend charts and search; a status panel; a post detail with relabeling.
 //
-// Data comes from /api/meta, /api/search, /api/alerts and the /ws WebSocket. Post text,
-// author names and every other value from the server are untrusted: they are only ever
-// inserted with textContent on elements created here, links are made only for http(s)
-// URLs (opened with rel="noopener noreferrer"), and class names are built only from
-// fixed lists. Nothing from the server is ever parsed as HTML.
+// Data comes from /api/session, /api/meta, /api/alerts, /api/search, /api/status and the
+// /ws WebSocket. Post text, author names and every other value from the server are
+// untrusted: they are only ever inserted with textContent on elements created here, links
+// are made only for http(s) URLs (opened with rel="noopener noreferrer"), and class names
+// are built only from fixed lists. Nothing from the server is ever parsed as HTML.
+// State-changing requests carry the session's CSRF token in X-CSRF-Token.
 "use strict";
 
 (() => {
   const FEED_LIMIT = 200;
-  const ALERT_LIMIT = 200;
+  const ALERT_LIMIT = 300;
   const PAGE_SIZE = 20;
+  const CHART_MINUTES = 30;
   const SENTIMENTS = ["negative", "neutral", "positive"];
   const SEVERITIES = ["low", "medium", "high", "urgent"];
+  const STATUSES = ["new", "acknowledged", "assigned", "handled"];
   const SOURCE_NAMES = {
     x: "X", bluesky: "Bluesky", mastodon: "Mastodon", reddit: "Reddit",
     discourse: "Forum", feed: "Blog/feed",
   };
-  const TEAM_KEY = "veille.team";
+  const SVG = "http://www.w3.org/2000/svg";
+  const NOTIFY_KEY = "veille.notify";
 
   const state = {
+    user: null,
+    csrf: "",
+    manager: false,
     teams: [],
     axes: [],
-    team: "",
     socket: null,
     reconnectDelay: 1000,
     reconnectTimer: null,
     feedCount: 0,
     missed: 0,
     counts: { total: 0, sentiment: {}, axes: {} },
-    alertIds: new Set(),
+    alerts: new Map(),
+    showAll: false,
     searchOffset: 0,
     searchTotal: 0,
     countsTimer: null,
+    chartTimer: null,
+    // minute (ms since epoch) -> { sentiment: {label: n}, categories: {axis: {category: n}} }
+    buckets: new Map(),
+    chartAxis: "",
   };
 
   const $ = (id) => document.getElementById(id);
@@ -43,6 +55,12 @@
     const node = document.createElement(tag);
     if (className) node.className = className;
     if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function svg(tag, attributes) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, String(value));
     return node;
   }
 
@@ -85,8 +103,45 @@
     return (number > 0 ? "+" : "") + number.toFixed(2);
   }
 
+  function formatDuration(milliseconds) {
+    const minutes = Math.round(Math.abs(milliseconds) / 60000);
+    if (minutes < 60) return `${minutes} min`;
+    const hours = Math.floor(minutes / 60);
+    return `${hours} h ${minutes % 60} min`;
+  }
+
   function chip(text, className) {
     return el("span", "chip " + (className || ""), text);
+  }
+
+  // ---------------------------------------------------------------- server calls
+
+  async function getJson(url) {
+    const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (response.status === 401) {
+      location.assign("/login");
+      throw new Error("signed out");
+    }
+    if (!response.ok) throw new Error(`the server answered ${response.status}`);
+    return response.json();
+  }
+
+  async function postJson(url, body) {
+    const response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": state.csrf },
+      body: JSON.stringify(body || {}),
+    });
+    if (response.status === 401) {
+      location.assign("/login");
+      throw new Error("signed out");
+    }
+    if (!response.ok) {
+      const reason = await response.text();
+      throw new Error(reason || `the server answered ${response.status}`);
+    }
+    return response.json();
   }
 
   // ---------------------------------------------------------------- post cards
@@ -113,7 +168,8 @@
   }
 
   function postCard(post) {
-    const card = el("li", "card post");
+    const card = el("li", "card post clickable");
+    card.tabIndex = 0;
     const head = el("div", "card-head");
     head.appendChild(el("strong", "author", post.author));
     if (post.author_handle && post.author_handle !== post.author) {
@@ -124,6 +180,14 @@
     card.appendChild(head);
     card.appendChild(el("p", "text", post.text));
     card.appendChild(postTags(post));
+    const open = () => showDetail(post);
+    card.addEventListener("click", (event) => {
+      if (event.target.closest("a, button")) return;
+      open();
+    });
+    card.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") open();
+    });
     return card;
   }
 
@@ -152,15 +216,126 @@
     $("feed-empty").hidden = true;
   }
 
-  // ---------------------------------------------------------------- alerts
+  // ---------------------------------------------------------------- post detail
+
+  function showDetail(post) {
+    const dialog = $("post-detail");
+    dialog.dataset.postId = String(post.id || "");
+    $("detail-author").textContent = post.author || "";
+    $("detail-handle").textContent = post.author_handle && post.author_handle !== post.author ? post.author_handle : "";
+    $("detail-source").textContent = SOURCE_NAMES[post.source] || String(post.source || "");
+    $("detail-time").textContent = formatTime(post.created_at);
+    $("detail-text").textContent = post.text || "";
+    const tags = $("detail-tags");
+    clear(tags);
+    tags.appendChild(postTags({ ...post, url: null }));
+    const linkBox = $("detail-link");
+    clear(linkBox);
+    const link = safeLink(post.url, "Open the original post ↗");
+    linkBox.appendChild(link || el("span", "muted", "No link to the original."));
+    $("relabel-sentiment").value = known(post.sentiment, SENTIMENTS, "neutral");
+    $("relabel-result").textContent = "";
+    if (typeof dialog.showModal === "function") dialog.showModal();
+    else dialog.hidden = false;
+  }
+
+  async function relabel(event) {
+    event.preventDefault();
+    const postId = $("post-detail").dataset.postId;
+    const result = $("relabel-result");
+    result.textContent = "Saving…";
+    try {
+      await postJson(`/api/posts/${encodeURIComponent(postId)}/label`, { sentiment: $("relabel-sentiment").value });
+      result.textContent = "Saved: thank you, this correction trains the next model.";
+    } catch (failure) {
+      result.textContent = /404|Not Found/.test(failure.message)
+        ? "Relabeling is not available on this server yet."
+        : "Could not save: " + failure.message;
+    }
+  }
+
+  // ---------------------------------------------------------------- inbox
+
+  function lifecycleOf(alert) {
+    return alert.lifecycle || { status: "new", history: [] };
+  }
+
+  function slaText(lifecycle) {
+    if (!lifecycle.due_at) return null;
+    if (lifecycle.status === "handled") return null;
+    if (lifecycle.sla_breached) return { text: "SLA breached", late: true };
+    const left = new Date(lifecycle.due_at).getTime() - Date.now();
+    if (!Number.isFinite(left)) return null;
+    return left <= 0
+      ? { text: "SLA due now", late: true }
+      : { text: `due in ${formatDuration(left)}`, late: false };
+  }
+
+  function historyLine(step) {
+    const who = step.by || "someone";
+    const when = formatTime(step.at);
+    let text = `${step.status} by ${who} · ${when}`;
+    if (step.assignee) text += ` → ${step.assignee}`;
+    return text;
+  }
+
+  function alertActions(alert) {
+    const lifecycle = lifecycleOf(alert);
+    const box = el("div", "actions");
+    if (lifecycle.status === "handled") return box;
+    if (lifecycle.status === "new") {
+      const ack = el("button", "ack", "Acknowledge");
+      ack.type = "button";
+      ack.addEventListener("click", () => act(alert.id, { action: "acknowledge" }, ack));
+      box.appendChild(ack);
+    }
+    const assignee = el("input", "assignee");
+    assignee.type = "text";
+    assignee.placeholder = "assign to…";
+    assignee.setAttribute("aria-label", "Assign to user");
+    const assign = el("button", "assign", "Assign");
+    assign.type = "button";
+    assign.addEventListener("click", () => {
+      if (assignee.value.trim()) act(alert.id, { action: "assign", to: assignee.value.trim() }, assign);
+    });
+    const note = el("input", "note");
+    note.type = "text";
+    note.placeholder = "reply note (optional)";
+    note.setAttribute("aria-label", "Reply note");
+    const handle = el("button", "handle primary", "Mark handled");
+    handle.type = "button";
+    handle.addEventListener("click", () => act(alert.id, { action: "handle", note: note.value }, handle));
+    box.appendChild(assignee);
+    box.appendChild(assign);
+    box.appendChild(note);
+    box.appendChild(handle);
+    return box;
+  }
+
+  async function act(alertId, body, button) {
+    button.disabled = true;
+    try {
+      const updated = await postJson(`/api/alerts/${encodeURIComponent(alertId)}/actions`, body);
+      upsertAlert(updated, false);
+    } catch (failure) {
+      button.disabled = false;
+      button.title = failure.message;
+    }
+  }
 
   function alertCard(alert) {
     const severity = known(alert.severity, SEVERITIES, "low");
-    const card = el("li", "card alert severity-" + severity);
+    const lifecycle = lifecycleOf(alert);
+    const status = known(lifecycle.status, STATUSES, "new");
+    const card = el("li", `card alert severity-${severity} status-${status}`);
+    card.dataset.alertId = String(alert.id);
     const head = el("div", "card-head");
     head.appendChild(chip(alert.severity, "severity"));
+    head.appendChild(chip(status, "status-chip status-" + status));
     head.appendChild(el("strong", "rule", alert.rule));
     head.appendChild(el("span", "team", "→ " + alert.team));
+    const sla = slaText(lifecycle);
+    if (sla) head.appendChild(chip(sla.text, sla.late ? "sla late" : "sla"));
     head.appendChild(el("time", "time", formatTime(alert.created_at)));
     card.appendChild(head);
     card.appendChild(el("p", "reason", alert.reason));
@@ -174,8 +349,17 @@
     if (typeof post.followers === "number") {
       byline.appendChild(el("span", "followers", `${post.followers.toLocaleString()} followers`));
     }
+    if (Array.isArray(alert.group) && alert.group.length) {
+      byline.appendChild(el("span", "group", `+${alert.group.length} related post${alert.group.length === 1 ? "" : "s"}`));
+    }
     card.appendChild(byline);
-    card.appendChild(el("p", "text", post.text));
+    const text = el("p", "text clickable", post.text);
+    text.addEventListener("click", () => showDetail({
+      id: alert.post_id, text: post.text, author, author_handle: post.author_handle, source: post.source,
+      url: post.url, language: post.language, sentiment: post.sentiment, score: post.score,
+      categories: post.categories, brands: alert.brands, created_at: alert.created_at,
+    }));
+    card.appendChild(text);
     card.appendChild(postTags({
       sentiment: post.sentiment,
       score: post.score,
@@ -184,48 +368,80 @@
       language: post.language,
       url: post.url,
     }));
+    const history = lifecycle.history || [];
+    if (history.length) {
+      const list = el("ul", "history");
+      for (const step of history) {
+        const item = el("li", null, historyLine(step));
+        if (step.note) item.appendChild(el("q", "note-text", step.note));
+        list.appendChild(item);
+      }
+      card.appendChild(list);
+    }
+    card.appendChild(alertActions(alert));
     return card;
   }
 
-  function addAlert(alert, atTop) {
-    if (!alert || state.alertIds.has(alert.id)) return;
-    state.alertIds.add(alert.id);
+  function renderInbox() {
     const list = $("alerts");
-    const card = alertCard(alert);
-    if (atTop) {
-      list.insertBefore(card, list.firstChild);
-      card.classList.add("fresh");
-    } else {
-      list.appendChild(card);
+    clear(list);
+    const alerts = [...state.alerts.values()]
+      .filter((alert) => state.showAll || lifecycleOf(alert).status !== "handled")
+      .sort((left, right) => String(right.created_at).localeCompare(String(left.created_at)));
+    for (const alert of alerts.slice(0, ALERT_LIMIT)) list.appendChild(alertCard(alert));
+    $("alerts-empty").hidden = alerts.length > 0;
+    const open = [...state.alerts.values()].filter((alert) => lifecycleOf(alert).status !== "handled").length;
+    document.title = open ? `(${open}) veille — inbox` : "veille — live listening";
+  }
+
+  function upsertAlert(alert, fresh) {
+    if (!alert || typeof alert.id !== "string") return;
+    const isNew = !state.alerts.has(alert.id);
+    state.alerts.set(alert.id, alert);
+    renderInbox();
+    if (fresh && isNew) {
+      const card = [...$("alerts").children].find((node) => node.dataset.alertId === alert.id);
+      if (card) card.classList.add("fresh");
+      notifyPerson(alert);
     }
-    while (list.children.length > ALERT_LIMIT) list.removeChild(list.lastChild);
-    $("alerts-empty").hidden = true;
   }
 
   async function loadAlerts() {
-    const list = $("alerts");
-    clear(list);
-    state.alertIds.clear();
-    const empty = $("alerts-empty");
-    if (!state.team) {
-      $("alerts-scope").textContent = "";
-      empty.textContent = "Choose a team to follow its alerts.";
-      empty.hidden = false;
-      return;
-    }
-    const team = state.teams.find((candidate) => candidate.name === state.team);
-    $("alerts-scope").textContent = team && team.role === "manager" ? "every team" : "for " + state.team;
-    empty.textContent = "No alerts yet.";
-    empty.hidden = false;
+    $("alerts-scope").textContent = state.manager ? "every team" : "for " + state.teams.join(", ");
     try {
-      const answer = await getJson("/api/alerts?" + new URLSearchParams({ team: state.team, limit: "100" }));
-      for (const alert of answer.alerts || []) addAlert(alert, false);
+      const answer = await getJson("/api/alerts?limit=300");
+      for (const alert of answer.alerts || []) state.alerts.set(alert.id, alert);
+      renderInbox();
     } catch (error) {
-      empty.textContent = "Could not load alerts: " + error.message;
+      $("alerts-empty").textContent = "Could not load alerts: " + error.message;
     }
   }
 
-  // ---------------------------------------------------------------- counts
+  // ---------------------------------------------------------------- notifications
+
+  function notifyPerson(alert) {
+    if (!$("notify-toggle").checked) return;
+    try {
+      const context = new AudioContext();
+      const tone = context.createOscillator();
+      const gain = context.createGain();
+      tone.frequency.value = alert.severity === "urgent" ? 880 : 660;
+      gain.gain.value = 0.05;
+      tone.connect(gain).connect(context.destination);
+      tone.start();
+      tone.stop(context.currentTime + 0.15);
+    } catch (_) {
+      // no sound available
+    }
+    if ("Notification" in window && Notification.permission === "granted") {
+      const post = alert.post || {};
+      new Notification(`veille: ${alert.severity} alert for ${alert.team}`, {
+        body: String(post.text || "").slice(0, 140),
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- counts and charts
 
   function resetCounts(facets, total) {
     state.counts = { total: total || 0, sentiment: {}, axes: {} };
@@ -239,6 +455,27 @@
     renderCounts();
   }
 
+  function bucketOf(time) {
+    return Math.floor(time / 60000) * 60000;
+  }
+
+  function addToBuckets(post, time) {
+    const key = bucketOf(time);
+    let bucket = state.buckets.get(key);
+    if (!bucket) {
+      bucket = { sentiment: {}, categories: {} };
+      state.buckets.set(key, bucket);
+    }
+    const label = known(post.sentiment, SENTIMENTS, "neutral");
+    bucket.sentiment[label] = (bucket.sentiment[label] || 0) + 1;
+    for (const axis of Object.keys(post.categories || {})) {
+      const counts = bucket.categories[axis] || (bucket.categories[axis] = {});
+      for (const category of post.categories[axis] || []) counts[category] = (counts[category] || 0) + 1;
+    }
+    const oldest = bucketOf(Date.now()) - CHART_MINUTES * 60000;
+    for (const stored of state.buckets.keys()) if (stored < oldest) state.buckets.delete(stored);
+  }
+
   function countPost(post) {
     state.counts.total += 1;
     const label = String(post.sentiment || "");
@@ -247,15 +484,17 @@
       const counts = state.counts.axes[axis] || (state.counts.axes[axis] = {});
       for (const category of post.categories[axis] || []) counts[category] = (counts[category] || 0) + 1;
     }
+    addToBuckets(post, Date.now());
     scheduleCounts();
   }
 
-  /** Redraws the counts at most four times a second, however fast posts arrive. */
+  /** Redraws counts and charts at most four times a second, however fast posts arrive. */
   function scheduleCounts() {
     if (state.countsTimer) return;
     state.countsTimer = setTimeout(() => {
       state.countsTimer = null;
       renderCounts();
+      renderCharts();
     }, 250);
   }
 
@@ -276,7 +515,8 @@
   }
 
   function renderCounts() {
-    $("total-count").textContent = `${state.counts.total.toLocaleString()} posts`;
+    if (!state.manager) return;
+    $("total-count").textContent = `${state.counts.total.toLocaleString()} posts indexed or seen live`;
     bars(
       $("sentiment-counts"),
       SENTIMENTS.map((label) => [label, state.counts.sentiment[label] || 0]),
@@ -294,7 +534,60 @@
     }
   }
 
+  /** Draws one line per series over the last CHART_MINUTES minutes. */
+  function lineChart(node, legend, series) {
+    clear(node);
+    clear(legend);
+    const width = 600;
+    const height = 170;
+    const pad = { left: 30, right: 8, top: 8, bottom: 20 };
+    const now = bucketOf(Date.now());
+    const minutes = [];
+    for (let index = CHART_MINUTES - 1; index >= 0; index -= 1) minutes.push(now - index * 60000);
+    const max = Math.max(1, ...series.flatMap((line) => minutes.map((minute) => line.value(minute))));
+    const x = (index) => pad.left + (index * (width - pad.left - pad.right)) / (minutes.length - 1);
+    const y = (value) => height - pad.bottom - (value * (height - pad.top - pad.bottom)) / max;
+    for (const fraction of [0, 0.5, 1]) {
+      const level = Math.round(max * fraction);
+      node.appendChild(svg("line", { x1: pad.left, x2: width - pad.right, y1: y(level), y2: y(level), class: "grid-line" }));
+      const label = svg("text", { x: pad.left - 4, y: y(level) + 4, class: "axis-label", "text-anchor": "end" });
+      label.textContent = String(level);
+      node.appendChild(label);
+    }
+    for (const [index, text] of [[0, `-${CHART_MINUTES - 1} min`], [minutes.length - 1, "now"]]) {
+      const label = svg("text", { x: x(index), y: height - 4, class: "axis-label", "text-anchor": index ? "end" : "start" });
+      label.textContent = text;
+      node.appendChild(label);
+    }
+    series.forEach((line, position) => {
+      const points = minutes.map((minute, index) => `${x(index).toFixed(1)},${y(line.value(minute)).toFixed(1)}`);
+      node.appendChild(svg("polyline", { points: points.join(" "), class: "series " + line.className }));
+      const item = el("li", null, line.label);
+      item.prepend(el("span", "swatch " + line.className));
+      legend.appendChild(item);
+      return position;
+    });
+  }
+
+  function renderCharts() {
+    if (!state.manager) return;
+    const bucket = (minute) => state.buckets.get(minute) || { sentiment: {}, categories: {} };
+    lineChart($("chart-sentiment"), $("legend-sentiment"), SENTIMENTS.map((label) => ({
+      label,
+      className: "sentiment-" + label,
+      value: (minute) => bucket(minute).sentiment[label] || 0,
+    })));
+    const axis = state.axes.find((candidate) => candidate.name === state.chartAxis) || state.axes[0];
+    const categories = axis ? axis.categories.slice(0, 8) : [];
+    lineChart($("chart-volume"), $("legend-volume"), categories.map((category, index) => ({
+      label: category,
+      className: "series-" + index,
+      value: (minute) => ((bucket(minute).categories[axis.name] || {})[category] || 0),
+    })));
+  }
+
   async function refreshCounts() {
+    if (!state.manager) return;
     try {
       const results = await getJson("/api/search?limit=0");
       resetCounts(results.facets, results.total);
@@ -303,19 +596,64 @@
     }
   }
 
+  /** Seeds the charts with the newest posts, by when veille observed them. */
+  async function seedCharts() {
+    if (!state.manager) return;
+    try {
+      const results = await getJson("/api/search?limit=500");
+      for (const hit of results.hits || []) {
+        const analysed = hit.post || {};
+        const observed = new Date((analysed.post || {}).observed_at).getTime();
+        if (Number.isFinite(observed) && observed > Date.now() - CHART_MINUTES * 60000) {
+          addToBuckets(fromAnalysed(analysed), observed);
+        }
+      }
+    } catch (_) {
+      // charts fill from live posts
+    }
+    renderCharts();
+  }
+
+  // ---------------------------------------------------------------- status panel
+
+  async function refreshStatus() {
+    try {
+      const status = await getJson("/api/status");
+      const stats = $("status-alerts");
+      clear(stats);
+      for (const [name, value] of Object.entries(status.alerts || {})) {
+        stats.appendChild(el("dt", null, name.replace(/_/g, " ")));
+        stats.appendChild(el("dd", null, Number(value).toLocaleString()));
+      }
+      const hooks = $("status-webhooks");
+      clear(hooks);
+      const entries = Object.entries(status.webhooks || {});
+      if (entries.length === 0) hooks.appendChild(el("li", "muted", "No webhook configured for your teams."));
+      for (const [team, delivery] of entries) {
+        const failing = delivery.given_up > 0 || (delivery.last_failure_at && (!delivery.last_success_at || delivery.last_failure_at > delivery.last_success_at));
+        const item = el("li", failing ? "webhook failing" : "webhook ok");
+        item.appendChild(el("strong", null, team));
+        item.appendChild(el("span", null, ` ${delivery.delivered} delivered · ${delivery.failed_attempts} failed attempts · ${delivery.given_up} given up`));
+        if (delivery.last_error) item.appendChild(el("div", "error", `last error: ${delivery.last_error} (${formatTime(delivery.last_failure_at)})`));
+        hooks.appendChild(item);
+      }
+    } catch (_) {
+      // the next refresh tries again
+    }
+  }
+
   // ---------------------------------------------------------------- live socket
 
   function setStatus(kind, text) {
     const status = $("connection");
-    status.className = "status status-" + kind;
+    status.className = "status status-" + known(kind, ["connecting", "live", "offline"], "offline");
     status.textContent = text;
   }
 
   function connect() {
     clearTimeout(state.reconnectTimer);
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const query = state.team ? "?" + new URLSearchParams({ team: state.team }) : "";
-    const socket = new WebSocket(`${scheme}//${location.host}/ws${query}`);
+    const socket = new WebSocket(`${scheme}//${location.host}/ws`);
     state.socket = socket;
     setStatus("connecting", "connecting…");
     socket.addEventListener("message", (message) => {
@@ -329,7 +667,7 @@
       handleEvent(event);
     });
     socket.addEventListener("close", () => {
-      if (state.socket !== socket) return; // replaced on purpose
+      if (state.socket !== socket) return;
       state.socket = null;
       const delay = state.reconnectDelay;
       state.reconnectDelay = Math.min(delay * 2, 30000);
@@ -337,14 +675,6 @@
       setStatus("offline", `offline — retrying in ${Math.ceil(jittered / 1000)}s`);
       state.reconnectTimer = setTimeout(connect, jittered);
     });
-  }
-
-  function reconnect() {
-    const previous = state.socket;
-    state.socket = null;
-    if (previous) previous.close();
-    state.reconnectDelay = 1000;
-    connect();
   }
 
   function handleEvent(event) {
@@ -358,7 +688,10 @@
         countPost(event);
         break;
       case "alert":
-        addAlert(event, true);
+        upsertAlert(event, true);
+        break;
+      case "alert_updated":
+        upsertAlert(event, false);
         break;
       case "lagged":
         state.missed += Number(event.missed) || 0;
@@ -384,6 +717,7 @@
   }
 
   async function runSearch(offset) {
+    if (!state.manager) return;
     state.searchOffset = Math.max(0, offset);
     const params = searchParams();
     params.set("limit", String(PAGE_SIZE));
@@ -449,32 +783,9 @@
 
   // ---------------------------------------------------------------- set-up
 
-  async function getJson(url) {
-    const response = await fetch(url, { headers: { Accept: "application/json" } });
-    if (!response.ok) throw new Error(`the server answered ${response.status}`);
-    return response.json();
-  }
-
-  function buildTeamSelector() {
-    const select = $("team-select");
-    for (const team of state.teams) {
-      const option = el("option", null, team.role === "manager" ? `${team.name} (all alerts)` : team.name);
-      option.value = team.name;
-      select.appendChild(option);
-    }
-    const saved = localStorage.getItem(TEAM_KEY) || "";
-    state.team = state.teams.some((team) => team.name === saved) ? saved : "";
-    select.value = state.team;
-    select.addEventListener("change", () => {
-      state.team = select.value;
-      localStorage.setItem(TEAM_KEY, state.team);
-      loadAlerts();
-      reconnect();
-    });
-  }
-
-  function buildAxisFilters() {
+  function buildAxisControls() {
     const container = $("axis-filters");
+    const chartAxis = $("chart-axis");
     for (const axis of state.axes) {
       const select = el("select");
       select.name = axis.name;
@@ -488,7 +799,15 @@
         select.appendChild(option);
       }
       container.appendChild(select);
+      const choice = el("option", null, axis.name);
+      choice.value = axis.name;
+      chartAxis.appendChild(choice);
     }
+    state.chartAxis = state.axes.length ? state.axes[0].name : "";
+    chartAxis.addEventListener("change", () => {
+      state.chartAxis = chartAxis.value;
+      renderCharts();
+    });
   }
 
   function wireControls() {
@@ -508,24 +827,68 @@
       state.missed = 0;
       refreshCounts();
     });
+    $("show-open").addEventListener("click", () => {
+      state.showAll = false;
+      $("show-open").classList.add("active");
+      $("show-all").classList.remove("active");
+      renderInbox();
+    });
+    $("show-all").addEventListener("click", () => {
+      state.showAll = true;
+      $("show-all").classList.add("active");
+      $("show-open").classList.remove("active");
+      renderInbox();
+    });
+    $("status-refresh").addEventListener("click", refreshStatus);
+    $("detail-close").addEventListener("click", () => $("post-detail").close());
+    $("relabel-form").addEventListener("submit", relabel);
+    $("sign-out").addEventListener("click", async () => {
+      try {
+        await postJson("/api/logout", {});
+      } finally {
+        location.assign("/login");
+      }
+    });
+    const toggle = $("notify-toggle");
+    toggle.checked = localStorage.getItem(NOTIFY_KEY) === "on";
+    toggle.addEventListener("change", () => {
+      localStorage.setItem(NOTIFY_KEY, toggle.checked ? "on" : "off");
+      if (toggle.checked && "Notification" in window && Notification.permission === "default") {
+        Notification.requestPermission();
+      }
+    });
   }
 
   async function start() {
     wireControls();
     try {
+      const session = await getJson("/api/session");
+      state.user = session.user;
+      state.csrf = session.csrf || "";
+      state.manager = Boolean(session.manager);
+      state.teams = Array.isArray(session.teams) ? session.teams : [];
       const meta = await getJson("/api/meta");
-      state.teams = Array.isArray(meta.teams) ? meta.teams : [];
       state.axes = Array.isArray(meta.axes) ? meta.axes : [];
     } catch (error) {
       setStatus("offline", "cannot reach the server");
+      return;
     }
-    buildTeamSelector();
-    buildAxisFilters();
+    $("user-name").textContent = state.user;
+    $("user-teams").textContent = (state.manager ? "manager · " : "") + state.teams.join(", ");
+    document.body.classList.toggle("is-manager", state.manager);
+    buildAxisControls();
     resetCounts({}, 0);
-    await refreshCounts();
-    loadAlerts();
+    await loadAlerts();
     connect();
-    runSearch(0);
+    refreshStatus();
+    setInterval(refreshStatus, 15000);
+    setInterval(renderInbox, 30000); // SLA countdowns
+    if (state.manager) {
+      await refreshCounts();
+      seedCharts();
+      runSearch(0);
+      setInterval(renderCharts, 20000);
+    }
   }
 
   document.addEventListener("DOMContentLoaded", start);

@@ -12,9 +12,20 @@
 //!   again;
 //! * deletions are never evaluated (the pipeline does not hand them on anyway).
 //!
-//! [`AlertLog`] keeps the recent alerts for the dashboard, in memory and in the store.
+//! * noise control at raise time ([`noise`]): a match whose dedupe key already alerted (or
+//!   whose thread has an open alert of the rule) is folded into that alert instead;
+//! * every alert carries its [`Lifecycle`] (status, history, SLA due time).
+//!
+//! [`AlertLog`] keeps the recent alerts for the dashboard, in memory and in the store;
+//! [`spike`] raises volume spikes, [`notify`] holds notifications for digests and quiet
+//! hours, [`service`] runs all of it as the one alert task.
 
+pub mod lifecycle;
 mod log;
+pub mod noise;
+pub mod notify;
+pub mod service;
+pub mod spike;
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
@@ -25,7 +36,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::routing::Rule;
 
+pub use lifecycle::{Action, Lifecycle, LifecycleError, SlaPolicy, Status, Transition};
 pub use log::{ALERT_LOG_CAPACITY, ALERTS_TABLE, AlertLog};
+pub use noise::{Decision, DedupeKey, NoiseFilter, NoisePolicy};
+pub use spike::{SpikeConfig, SpikeDetail, SpikeDetector};
+
+/// Post ids folded into one alert, at most.
+pub const MAX_GROUP: usize = 100;
 
 /// How many alert ids the engine remembers to avoid alerting twice.
 pub const DEDUPE_CAPACITY: usize = 100_000;
@@ -92,6 +109,8 @@ pub struct RoutingRule {
     pub when: Rule,
     pub team: String,
     pub severity: Severity,
+    #[serde(default)]
+    pub noise: NoisePolicy,
 }
 
 /// What an alert shows of its post, so the alert list needs no index lookup.
@@ -107,10 +126,16 @@ pub struct AlertPost {
     pub sentiment: SentimentLabel,
     pub score: f32,
     pub categories: BTreeMap<String, Vec<String>>,
+    /// The author's id on the source (for dedupe by author after a restart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_id: Option<String>,
+    /// The thread the post belongs to ([`noise::thread_of`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<String>,
 }
 
 impl AlertPost {
-    fn from_analysed(analysed: &AnalysedPost) -> AlertPost {
+    pub(crate) fn from_analysed(analysed: &AnalysedPost) -> AlertPost {
         let post = &analysed.post;
         let analysis = &analysed.analysis;
         AlertPost {
@@ -124,6 +149,8 @@ impl AlertPost {
             sentiment: analysis.sentiment.label,
             score: analysis.sentiment.score,
             categories: analysis.categories.clone(),
+            author_id: Some(post.author.id.clone()),
+            thread: Some(noise::thread_of(analysed)),
         }
     }
 }
@@ -142,6 +169,44 @@ pub struct Alert {
     pub reason: String,
     pub created_at: DateTime<Utc>,
     pub post: AlertPost,
+    #[serde(default)]
+    pub lifecycle: Lifecycle,
+    /// Later posts folded into this alert (same dedupe key in the cooldown, or the same
+    /// thread), oldest first, at most [`MAX_GROUP`].
+    #[serde(default)]
+    pub group: Vec<String>,
+    /// For a spike alert: the numbers and what drove it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spike: Option<Box<SpikeDetail>>,
+}
+
+impl Alert {
+    /// Whether a user of these teams (or a manager) may see this alert.
+    pub fn visible_to(&self, teams: &[String], manager: bool) -> bool {
+        manager || teams.contains(&self.team)
+    }
+
+    /// Adds a folded post id; false when it was there already.
+    pub fn fold(&mut self, post_id: &str) -> bool {
+        if self.post_id == post_id || self.group.iter().any(|id| id == post_id) {
+            return false;
+        }
+        if self.group.len() < MAX_GROUP {
+            self.group.push(post_id.to_owned());
+        }
+        true
+    }
+}
+
+/// What a post did to the alerts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Raised(Box<Alert>),
+    /// The match was folded into an earlier alert (noise control).
+    Folded {
+        into: String,
+        post_id: String,
+    },
 }
 
 /// Evaluates every routing rule on each post and remembers what it already alerted.
@@ -153,6 +218,8 @@ pub struct AlertEngine {
     seen: HashSet<String>,
     seen_order: VecDeque<String>,
     dedupe_capacity: usize,
+    noise: NoiseFilter,
+    sla: SlaPolicy,
 }
 
 impl AlertEngine {
@@ -168,7 +235,39 @@ impl AlertEngine {
             seen: HashSet::new(),
             seen_order: VecDeque::new(),
             dedupe_capacity: DEDUPE_CAPACITY,
+            noise: NoiseFilter::new(DEDUPE_CAPACITY),
+            sla: SlaPolicy::default(),
         }
+    }
+
+    /// Starts each new alert's SLA timer from `sla`.
+    pub fn with_sla(mut self, sla: SlaPolicy) -> AlertEngine {
+        self.sla = sla;
+        self
+    }
+
+    pub fn sla(&self) -> &SlaPolicy {
+        &self.sla
+    }
+
+    /// Rebuilds what the engine knows from logged alerts (ids already raised, noise keys and
+    /// open threads), oldest first.
+    pub fn remember_alerts<'alert>(&mut self, alerts: impl IntoIterator<Item = &'alert Alert>) {
+        for alert in alerts {
+            self.mark_seen(alert.id.clone());
+            for post_id in &alert.group {
+                self.mark_seen(format!("{}:{post_id}", alert.rule));
+            }
+            if let Some(rule) = self.rules.iter().find(|rule| rule.name == alert.rule) {
+                self.noise.remember(&rule.noise, alert);
+            }
+        }
+    }
+
+    /// An alert was handled: replies in its thread raise a new alert again.
+    pub fn alert_handled(&mut self, alert: &Alert) {
+        self.noise
+            .handled(&alert.rule, alert.post.thread.as_deref(), &alert.id);
     }
 
     /// Every inconsistency between rules and teams: a rule routing to an unknown team, a
@@ -195,6 +294,7 @@ impl AlertEngine {
     /// Remembers at most `capacity` alert ids (at least one).
     pub fn with_dedupe_capacity(mut self, capacity: usize) -> AlertEngine {
         self.dedupe_capacity = capacity.max(1);
+        self.noise = NoiseFilter::new(self.dedupe_capacity);
         self.forget_oldest();
         self
     }
@@ -218,10 +318,23 @@ impl AlertEngine {
     /// The alerts `post` raises now: one per rule that holds and has not already alerted
     /// for this post.
     pub fn evaluate(&mut self, post: &AnalysedPost, now: DateTime<Utc>) -> Vec<Alert> {
+        self.process(post, now)
+            .into_iter()
+            .filter_map(|outcome| match outcome {
+                Outcome::Raised(alert) => Some(*alert),
+                Outcome::Folded { .. } => None,
+            })
+            .collect()
+    }
+
+    /// What `post` does at `now`: for each rule that holds and has not seen this post, a
+    /// new alert or a fold into an earlier one (noise control).
+    pub fn process(&mut self, post: &AnalysedPost, now: DateTime<Utc>) -> Vec<Outcome> {
         if post.post.change == Change::Delete {
             return Vec::new();
         }
-        let mut alerts = Vec::new();
+        let mut outcomes = Vec::new();
+        let mut seen_now = Vec::new();
         for rule in &self.rules {
             if !rule.when.matches(post) {
                 continue;
@@ -231,7 +344,17 @@ impl AlertEngine {
                 tracing::debug!(alert = %alert_id, "alert already raised, skipped");
                 continue;
             }
-            alerts.push(Alert {
+            seen_now.push(alert_id.clone());
+            if let Decision::Fold { into } = self.noise.decide(&rule.name, &rule.noise, post, now) {
+                outcomes.push(Outcome::Folded {
+                    into,
+                    post_id: post.post.id.to_string(),
+                });
+                continue;
+            }
+            self.noise
+                .raised(&rule.name, &rule.noise, post, &alert_id, now);
+            outcomes.push(Outcome::Raised(Box::new(Alert {
                 id: alert_id,
                 rule: rule.name.clone(),
                 team: rule.team.clone(),
@@ -246,12 +369,15 @@ impl AlertEngine {
                 reason: format!("rule {}: {}", rule.name, rule.when.explain(post)),
                 created_at: now,
                 post: AlertPost::from_analysed(post),
-            });
+                lifecycle: Lifecycle::started(&self.sla, rule.severity, now),
+                group: Vec::new(),
+                spike: None,
+            })));
         }
-        for alert in &alerts {
-            self.mark_seen(alert.id.clone());
+        for alert_id in seen_now {
+            self.mark_seen(alert_id);
         }
-        alerts
+        outcomes
     }
 
     fn mark_seen(&mut self, alert_id: String) {
@@ -272,207 +398,4 @@ impl AlertEngine {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::routing::parse;
-    use crate::test_support::{PostBuilder, instant};
-
-    fn team(name: &str, role: Role) -> Team {
-        Team {
-            name: name.to_owned(),
-            role,
-            members: vec![format!("{name}-member")],
-        }
-    }
-
-    fn teams() -> Vec<Team> {
-        vec![
-            team("customer-service", Role::Member),
-            team("marketing", Role::Member),
-            team("managers", Role::Manager),
-        ]
-    }
-
-    fn rule(name: &str, when: &str, team: &str, severity: Severity) -> RoutingRule {
-        RoutingRule {
-            name: name.to_owned(),
-            when: parse(when).expect("valid rule"),
-            team: team.to_owned(),
-            severity,
-        }
-    }
-
-    fn sample_engine() -> AlertEngine {
-        let rules = vec![
-            rule(
-                "unhappy-outage-or-billing",
-                "sentiment = negative and topic in [outage, billing]",
-                "customer-service",
-                Severity::High,
-            ),
-            rule(
-                "unhappy-other",
-                "sentiment = negative and not topic in [outage, billing]",
-                "customer-service",
-                Severity::Medium,
-            ),
-            rule("fans", "sentiment = positive", "marketing", Severity::Low),
-            rule(
-                "churn-watch",
-                "topic = cancellation",
-                "managers",
-                Severity::Medium,
-            ),
-        ];
-        AlertEngine::new(rules, teams())
-    }
-
-    fn unhappy_outage(id: &str) -> AnalysedPost {
-        PostBuilder::new(id)
-            .text("@lumio no signal since this morning")
-            .author("@claire", "Claire")
-            .followers(25_300)
-            .sentiment(SentimentLabel::Negative, -0.72)
-            .brand("Lumio")
-            .category("topic", "outage")
-            .category("topic", "cancellation")
-            .build()
-    }
-
-    #[test]
-    fn raises_one_alert_per_matching_rule_for_its_team() {
-        let mut engine = sample_engine();
-        let alerts = engine.evaluate(&unhappy_outage("x:1"), instant(10));
-        let summary: Vec<(&str, &str, Severity)> = alerts
-            .iter()
-            .map(|alert| (alert.rule.as_str(), alert.team.as_str(), alert.severity))
-            .collect();
-        assert_eq!(
-            summary,
-            [
-                (
-                    "unhappy-outage-or-billing",
-                    "customer-service",
-                    Severity::High
-                ),
-                ("churn-watch", "managers", Severity::Medium),
-            ]
-        );
-        let first = &alerts[0];
-        assert_eq!(first.id, "unhappy-outage-or-billing:x:1");
-        assert_eq!(first.post_id, "x:1");
-        assert_eq!(first.brands, ["Lumio"]);
-        assert_eq!(first.created_at, instant(10));
-        assert_eq!(
-            first.reason,
-            "rule unhappy-outage-or-billing: sentiment = negative (-0.72), \
-             topic in [outage, billing] (outage)"
-        );
-        assert_eq!(first.post.author_handle.as_deref(), Some("@claire"));
-        assert_eq!(first.post.followers, Some(25_300));
-        assert_eq!(first.post.categories["topic"], ["outage", "cancellation"]);
-
-        let fan = PostBuilder::new("x:2")
-            .sentiment(SentimentLabel::Positive, 0.8)
-            .build();
-        let alerts = engine.evaluate(&fan, instant(11));
-        assert_eq!(alerts.len(), 1);
-        assert_eq!(alerts[0].team, "marketing");
-
-        let neutral = PostBuilder::new("x:3").build();
-        assert!(engine.evaluate(&neutral, instant(12)).is_empty());
-    }
-
-    #[test]
-    fn never_alerts_twice_for_the_same_rule_and_post() {
-        let mut engine = sample_engine();
-        assert_eq!(engine.evaluate(&unhappy_outage("x:1"), instant(0)).len(), 2);
-        assert!(
-            engine
-                .evaluate(&unhappy_outage("x:1"), instant(5))
-                .is_empty()
-        );
-        assert_eq!(engine.evaluate(&unhappy_outage("x:2"), instant(6)).len(), 2);
-    }
-
-    #[test]
-    fn remembers_a_bounded_number_of_alerts() {
-        let mut engine = sample_engine().with_dedupe_capacity(4);
-        for number in 0..3 {
-            let id = format!("x:{number}");
-            assert_eq!(engine.evaluate(&unhappy_outage(&id), instant(0)).len(), 2);
-        }
-        assert!(engine.seen.len() <= 4);
-        // x:0's alerts were forgotten, x:2's are remembered.
-        assert_eq!(engine.evaluate(&unhappy_outage("x:0"), instant(1)).len(), 2);
-        assert!(
-            engine
-                .evaluate(&unhappy_outage("x:0"), instant(1))
-                .is_empty()
-        );
-    }
-
-    #[test]
-    fn remembered_ids_are_not_raised_again() {
-        let mut engine = sample_engine();
-        engine.remember(["churn-watch:x:1"]);
-        let alerts = engine.evaluate(&unhappy_outage("x:1"), instant(0));
-        assert_eq!(alerts.len(), 1);
-        assert_eq!(alerts[0].rule, "unhappy-outage-or-billing");
-    }
-
-    #[test]
-    fn deletions_are_not_evaluated() {
-        let mut engine = sample_engine();
-        let mut deleted = unhappy_outage("x:1");
-        deleted.post.change = Change::Delete;
-        assert!(engine.evaluate(&deleted, instant(0)).is_empty());
-    }
-
-    #[test]
-    fn check_reports_unknown_teams_and_duplicate_names_all_at_once() {
-        let rules = vec![
-            rule("a", "brand", "nobody", Severity::Low),
-            rule("a", "brand", "marketing", Severity::Low),
-            rule(" ", "brand", "marketing", Severity::Low),
-        ];
-        assert!(AlertEngine::check(&rules[1..2], &teams()).is_empty());
-        assert_eq!(
-            AlertEngine::check(&rules, &teams()),
-            [
-                "rule `a` routes to unknown team `nobody`",
-                "rule `a` is defined twice",
-                "a rule has an empty name",
-            ]
-        );
-    }
-
-    #[test]
-    fn config_types_read_lowercase_names() {
-        let team: Team =
-            serde_json::from_str(r#"{"name":"m","role":"manager","members":["morgan"]}"#)
-                .expect("valid team");
-        assert_eq!(team.role, Role::Manager);
-        let rule: RoutingRule = serde_json::from_str(
-            r#"{"name":"r","when":"sentiment = negative","team":"m","severity":"urgent"}"#,
-        )
-        .expect("valid rule");
-        assert_eq!(rule.severity, Severity::Urgent);
-        assert!(Severity::Urgent > Severity::High && Severity::Medium > Severity::Low);
-        for severity in Severity::ALL {
-            assert_eq!(Severity::parse(severity.as_str()), Some(severity));
-        }
-        assert_eq!(Severity::parse("critical"), None);
-    }
-
-    #[test]
-    fn alerts_round_trip_through_json() {
-        let mut engine = sample_engine();
-        let alert = engine
-            .evaluate(&unhappy_outage("x:1"), instant(0))
-            .remove(0);
-        let json = serde_json::to_string(&alert).expect("serialize");
-        let back: Alert = serde_json::from_str(&json).expect("deserialize");
-        assert_eq!(back, alert);
-    }
-}
+pub(crate) mod tests;

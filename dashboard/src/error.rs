@@ -20,6 +20,14 @@ pub enum DashboardError {
 pub enum AppError {
     /// The client asked for something invalid: 400 with this reason.
     BadQuery(String),
+    /// The user may not do or see this: 403 with this reason.
+    Forbidden(String),
+    /// No such thing (or not one the user may see): 404 with this reason.
+    NotFound(String),
+    /// The request conflicts with the current state: 409 with this reason.
+    Conflict(String),
+    /// A stage the request needs is not running: 503.
+    Unavailable(String),
     /// Anything else: a bare 500; the error is logged.
     Internal(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -28,6 +36,12 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match self {
             AppError::BadQuery(reason) => (StatusCode::BAD_REQUEST, reason).into_response(),
+            AppError::Forbidden(reason) => (StatusCode::FORBIDDEN, reason).into_response(),
+            AppError::NotFound(reason) => (StatusCode::NOT_FOUND, reason).into_response(),
+            AppError::Conflict(reason) => (StatusCode::CONFLICT, reason).into_response(),
+            AppError::Unavailable(reason) => {
+                (StatusCode::SERVICE_UNAVAILABLE, reason).into_response()
+            }
             AppError::Internal(error) => {
                 tracing::error!(error = %error_chain(error.as_ref()), "dashboard request failed");
                 StatusCode::INTERNAL_SERVER_ERROR.into_response()

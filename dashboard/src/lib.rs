@@ -17,10 +17,12 @@
 //! runtime: searches and store writes run on blocking threads.
 
 pub mod alerts;
+pub mod auth;
 pub mod error;
 pub mod live;
 pub mod routing;
 pub mod state;
+pub mod webhooks;
 
 mod routes;
 #[cfg(test)]
@@ -77,25 +79,33 @@ pub fn router(state: AppState) -> Router {
 
 /// [`router`] whose sockets close when `shutdown` is cancelled.
 fn router_with_shutdown(state: AppState, shutdown: CancellationToken) -> Router {
-    // Everything but health will need a signed-in user (a later issue): the
-    // authentication middleware goes on `protected` as a `route_layer`.
-    let protected = Router::new()
+    // Every route needs a signed-in user except `auth::OPEN_PATHS`: the middleware wraps
+    // the whole router, so a route added later is protected by default.
+    let routes = Router::new()
         .route("/", get(routes::page::index))
         .route("/assets/app.js", get(routes::page::script))
         .route("/assets/app.css", get(routes::page::style))
         .route("/api/search", get(routes::search::search))
         .route("/api/alerts", get(routes::alerts::recent_alerts))
+        .route("/api/alerts/{id}/actions", post(routes::alerts::act))
         .route("/api/meta", get(routes::meta::meta))
         .route("/api/posts/{id}/label", post(routes::labels::set_label))
         .route("/api/labels/accuracy", get(routes::labels::accuracy))
-        .route("/ws", get(live::websocket));
-    let open = Router::new().route("/api/health", get(routes::health::health));
+        .route("/api/status", get(routes::status::status))
+        .route("/api/session", get(routes::login::session))
+        .route("/api/logout", post(routes::login::logout))
+        .route("/ws", get(live::websocket))
+        .route("/api/health", get(routes::health::health))
+        .route("/login", get(routes::login::page))
+        .route("/assets/login.js", get(routes::login::script))
+        .route("/api/login", post(routes::login::login));
     let hub = Arc::new(LiveHub {
         stats: LiveStats::default(),
         shutdown,
     });
+    let auth_layer = axum::middleware::from_fn_with_state(state.clone(), auth::require_user);
     let server_state = ServerState { app: state, hub };
-    let mut app = open.merge(protected).with_state(server_state);
+    let mut app = routes.layer(auth_layer).with_state(server_state);
     for (name, value) in SECURITY_HEADERS {
         app = app.layer(SetResponseHeaderLayer::overriding(
             name,
@@ -120,6 +130,7 @@ pub async fn serve(
         Ok(address) => tracing::info!(%address, "dashboard listening"),
         Err(error) => tracing::warn!(%error, "dashboard listening on an unknown address"),
     }
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await

@@ -10,9 +10,10 @@
 //!   the backlog: the most recent alerts of its teams from the alert log, oldest first (up
 //!   to `?backlog=N`, default [`DEFAULT_BACKLOG`]), so a dashboard that connects or
 //!   reconnects misses nothing; an alert is never sent twice on one socket;
-//! * it receives every `post`, and the `alert`s routed to one of its teams (`?team=a&team=b`
-//!   or `?team=a,b`); subscribing to a manager team receives every alert; no team, no
-//!   alerts; an unknown team is refused with 400 before the upgrade;
+//! * it needs a signed-in user; it receives the `post`s and the `alert`s (and
+//!   `alert_updated`s) routed to the requested teams (`?team=a&team=b` or `?team=a,b`,
+//!   default: all the user's teams); a manager receives every post and alert; an unknown
+//!   team is refused with 400 and a team the user is not in with 403, before the upgrade;
 //! * a slow client never slows the pipeline: the broadcast drops its oldest events for that
 //!   client only, which is then sent `{"type":"lagged","missed":n}`; lags are counted in
 //!   [`LiveStats`]. A client that does not take a message within [`SEND_TIMEOUT`] is
@@ -26,7 +27,7 @@ use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use collector::SourceKind;
@@ -38,6 +39,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerts::{Alert, Role, Team};
+use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -53,6 +55,8 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum LiveEvent {
     Post(LivePost),
     Alert(Alert),
+    /// An alert changed: its lifecycle, or posts folded into it.
+    AlertUpdated(Alert),
     /// This client missed `missed` events because it was too slow.
     Lagged {
         missed: u64,
@@ -79,6 +83,9 @@ pub struct LivePost {
     pub categories: BTreeMap<String, Vec<String>>,
     pub brands: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// Teams whose alerts this post raised or joined; members see only these posts.
+    #[serde(default)]
+    pub teams: Vec<String>,
 }
 
 impl LiveEvent {
@@ -115,7 +122,14 @@ impl LivePost {
                 .map(|brand| brand.brand.clone())
                 .collect(),
             created_at: post.created_at,
+            teams: Vec::new(),
         }
+    }
+
+    /// The same post, routed to `teams`.
+    pub fn routed_to(mut self, teams: Vec<String>) -> LivePost {
+        self.teams = teams;
+        self
     }
 }
 
@@ -208,6 +222,28 @@ impl Subscription {
         Ok(subscription)
     }
 
+    /// The subscription of a signed-in user: the requested teams, which must be theirs
+    /// (a manager may name any), or all their teams when none is requested. A manager
+    /// receives every alert and post.
+    pub fn for_user(
+        user: &CurrentUser,
+        requested: &[String],
+        teams: &[Team],
+    ) -> Result<Subscription, AppError> {
+        let mut subscription =
+            Subscription::resolve(requested, teams).map_err(AppError::BadQuery)?;
+        if let Some(foreign) = subscription.teams.iter().find(|team| !user.sees_team(team)) {
+            return Err(AppError::Forbidden(format!(
+                "you are not a member of team `{foreign}`"
+            )));
+        }
+        if subscription.teams.is_empty() {
+            subscription.teams = user.teams.clone();
+        }
+        subscription.every_alert = user.manager;
+        Ok(subscription)
+    }
+
     pub fn teams(&self) -> &[String] {
         &self.teams
     }
@@ -220,8 +256,11 @@ impl Subscription {
     /// Whether this socket receives `event`.
     pub fn wants(&self, event: &LiveEvent) -> bool {
         match event {
-            LiveEvent::Alert(alert) => self.wants_alert(alert),
-            LiveEvent::Post(_) | LiveEvent::Lagged { .. } | LiveEvent::Hello { .. } => true,
+            LiveEvent::Alert(alert) | LiveEvent::AlertUpdated(alert) => self.wants_alert(alert),
+            LiveEvent::Post(post) => {
+                self.every_alert || post.teams.iter().any(|team| self.teams.contains(team))
+            }
+            LiveEvent::Lagged { .. } | LiveEvent::Hello { .. } => true,
         }
     }
 }
@@ -330,6 +369,7 @@ pub async fn run_socket<W, R, E>(
 pub(crate) async fn websocket(
     State(state): State<AppState>,
     State(hub): State<Arc<LiveHub>>,
+    Extension(user): Extension<CurrentUser>,
     Query(params): Query<Vec<(String, String)>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
@@ -350,8 +390,7 @@ pub(crate) async fn websocket(
             }
         }
     }
-    let subscription =
-        Subscription::resolve(&requested, &state.teams).map_err(AppError::BadQuery)?;
+    let subscription = Subscription::for_user(&user, &requested, &state.teams)?;
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(rejection) => return Ok(rejection.into_response()),

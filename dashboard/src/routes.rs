@@ -3,6 +3,8 @@
 pub(crate) mod alerts;
 pub(crate) mod health;
 pub(crate) mod labels;
+pub(crate) mod login;
 pub(crate) mod meta;
 pub(crate) mod page;
 pub(crate) mod search;
+pub(crate) mod status;

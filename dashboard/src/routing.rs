@@ -72,7 +72,7 @@ use serde::{Deserialize, Serialize};
 use ast::Expr;
 
 /// Fields the language knows whatever the configuration.
-pub const BUILTIN_FIELDS: [&str; 7] = [
+pub const BUILTIN_FIELDS: [&str; 9] = [
     "sentiment",
     "score",
     "language",
@@ -80,6 +80,8 @@ pub const BUILTIN_FIELDS: [&str; 7] = [
     "brand",
     "intent",
     "followers",
+    "badge",
+    "words",
 ];
 
 /// Field names reserved for coming versions; an axis may not use them either.

@@ -8,8 +8,11 @@ use axum::extract::FromRef;
 use index::SearchIndex;
 use tokio::sync::broadcast;
 
+use crate::alerts::service::{AlertHandle, AlertStats};
 use crate::alerts::{AlertLog, Team};
+use crate::auth::Auth;
 use crate::live::{LiveEvent, LiveHub};
+use crate::webhooks::WebhookStatus;
 
 /// Produces the pipeline's stage counters for `/api/health`. Must be quick: it runs on
 /// the request's async worker.
@@ -30,6 +33,14 @@ pub struct AppState {
     pub axes: Arc<Vec<(String, Vec<String>)>>,
     /// The pipeline's counters, shown under `stages` on `/api/health`.
     pub health: HealthReport,
+    /// Accounts, sessions and sign-in rate limiting.
+    pub auth: Arc<Auth>,
+    /// Lifecycle actions go to the alert task through this.
+    pub alert_actions: AlertHandle,
+    /// The alert task's counters.
+    pub alert_stats: Arc<AlertStats>,
+    /// Webhook delivery figures, for the status panel.
+    pub webhooks: Arc<WebhookStatus>,
 }
 
 impl AppState {

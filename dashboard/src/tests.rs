@@ -18,6 +18,8 @@ use tower::ServiceExt;
 use super::*;
 use crate::test_support::{PostBuilder, instant};
 
+mod access;
+
 const HOSTILE_TEXT: &str = "<script>alert('pwned')</script><img src=x onerror=alert(1)>";
 const HOSTILE_NAME: &str = "\"><svg onload=alert(2)>";
 
@@ -54,13 +56,20 @@ fn teams() -> Vec<Team> {
     ]
 }
 
-/// An app over an in-RAM index holding [`posts`], and alerts for `care` and `marketing`.
-struct Fixture {
-    state: AppState,
+/// An app over an in-RAM index holding [`posts`], alerts for `care` and `marketing`, a
+/// store with one user per team (`carla` in care, `mark` in marketing, `boss` in bosses)
+/// and a running alert task.
+pub(crate) struct Fixture {
+    pub(crate) state: AppState,
     _writer: PostWriter,
+    _dir: tempfile::TempDir,
+    /// Keeps the alert task running.
+    _posts: tokio::sync::mpsc::Sender<Arc<AnalysedPost>>,
 }
 
-fn fixture() -> Fixture {
+pub(crate) const PASSWORD: &str = "a long enough password";
+
+pub(crate) fn fixture() -> Fixture {
     let (mut writer, search) = PostWriter::open_in_ram().expect("in-RAM index");
     for post in posts() {
         writer.add(&post).expect("add");
@@ -72,16 +81,18 @@ fn fixture() -> Fixture {
             when: routing::parse("sentiment = negative").expect("valid"),
             team: "care".to_owned(),
             severity: Severity::High,
+            noise: Default::default(),
         },
         RoutingRule {
             name: "fans".to_owned(),
             when: routing::parse("sentiment = positive").expect("valid"),
             team: "marketing".to_owned(),
             severity: Severity::Low,
+            noise: Default::default(),
         },
     ];
-    let mut engine = AlertEngine::new(rules, teams());
-    let log = AlertLog::in_memory(100);
+    let mut engine = AlertEngine::new(rules.clone(), teams());
+    let log = Arc::new(AlertLog::in_memory(100));
     for (offset, post) in posts().iter().enumerate() {
         for alert in engine.evaluate(post, instant(offset as i64)) {
             log.record(alert).expect("record");
@@ -93,28 +104,112 @@ fn fixture() -> Fixture {
     )];
     let health: HealthReport = Arc::new(|| json!({"collector": {"received": 3}}));
     let (live, _) = broadcast::channel(16);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = index::Store::open(&dir.path().join("state.redb")).expect("store");
+    let auth = auth::Auth::new(store, true);
+    for (user, team) in [("carla", "care"), ("mark", "marketing"), ("boss", "bosses")] {
+        auth.users
+            .add(user, PASSWORD, &[team.to_owned()])
+            .expect("user");
+    }
+    let stats = Arc::new(alerts::service::AlertStats::default());
+    let service = alerts::service::AlertService::new(
+        AlertEngine::new(rules, teams()),
+        Arc::clone(&log),
+        live.clone(),
+        Arc::clone(&stats),
+    );
+    let (alert_actions, commands) = alerts::service::AlertHandle::channel();
+    let (posts, posts_in) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(alerts::service::run(
+        service,
+        posts_in,
+        commands,
+        std::time::Duration::from_secs(3600),
+        CancellationToken::new(),
+    ));
     let state = AppState {
         search,
         live,
-        alerts: Arc::new(log),
+        alerts: log,
         teams: Arc::new(teams()),
         axes: Arc::new(axes),
         health,
+        auth: Arc::new(auth),
+        alert_actions,
+        alert_stats: stats,
+        webhooks: Arc::new(webhooks::WebhookStatus::default()),
     };
     Fixture {
         state,
         _writer: writer,
+        _dir: dir,
+        _posts: posts,
     }
 }
 
-async fn get(fixture: &Fixture, uri: &str) -> Response<Body> {
-    router(fixture.state.clone())
-        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
-        .await
-        .expect("infallible")
+/// A signed-in browser: its session cookie and CSRF token.
+pub(crate) struct Browser {
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
 }
 
-async fn body_text(response: Response<Body>) -> String {
+impl Fixture {
+    /// Opens a session for `user` directly in the store.
+    pub(crate) fn sign_in(&self, user: &str) -> Browser {
+        let (token, session) = self
+            .state
+            .auth
+            .sessions
+            .create(user, chrono::Utc::now())
+            .expect("session");
+        Browser {
+            cookie: format!("{}={token}", auth::SESSION_COOKIE),
+            csrf: session.csrf,
+        }
+    }
+
+    pub(crate) async fn send(&self, request: Request<Body>) -> Response<Body> {
+        router(self.state.clone())
+            .oneshot(request)
+            .await
+            .expect("infallible")
+    }
+
+    pub(crate) async fn get_as(&self, browser: &Browser, uri: &str) -> Response<Body> {
+        let request = Request::get(uri)
+            .header(header::COOKIE, &browser.cookie)
+            .body(Body::empty())
+            .expect("request");
+        self.send(request).await
+    }
+
+    /// A POST of `body` as JSON with the session cookie and, if given, a CSRF token.
+    pub(crate) async fn post_as(
+        &self,
+        browser: &Browser,
+        uri: &str,
+        body: &Value,
+        csrf: Option<&str>,
+    ) -> Response<Body> {
+        let mut request = Request::post(uri)
+            .header(header::COOKIE, &browser.cookie)
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(csrf) = csrf {
+            request = request.header(auth::CSRF_HEADER, csrf);
+        }
+        self.send(request.body(Body::from(body.to_string())).expect("request"))
+            .await
+    }
+}
+
+/// A GET as the manager `boss`.
+async fn get(fixture: &Fixture, uri: &str) -> Response<Body> {
+    let boss = fixture.sign_in("boss");
+    fixture.get_as(&boss, uri).await
+}
+
+pub(crate) async fn body_text(response: Response<Body>) -> String {
     let bytes = response
         .into_body()
         .collect()
@@ -124,10 +219,14 @@ async fn body_text(response: Response<Body>) -> String {
     String::from_utf8(bytes.to_vec()).expect("utf-8 body")
 }
 
+pub(crate) async fn json_body(response: Response<Body>) -> Value {
+    serde_json::from_str(&body_text(response).await).expect("json body")
+}
+
 async fn get_json(fixture: &Fixture, uri: &str) -> Value {
     let response = get(fixture, uri).await;
     assert_eq!(response.status(), StatusCode::OK, "{uri}");
-    serde_json::from_str(&body_text(response).await).expect("json body")
+    json_body(response).await
 }
 
 async fn get_error(fixture: &Fixture, uri: &str) -> (StatusCode, String) {
@@ -214,7 +313,7 @@ async fn alerts_are_listed_per_team_newest_first() {
         .collect();
     assert_eq!(ids, ["unhappy:x:1"]);
 
-    let every = get_json(&fixture, "/api/alerts?team=bosses").await;
+    let every = get_json(&fixture, "/api/alerts").await;
     let ids: Vec<&str> = every["alerts"]
         .as_array()
         .expect("a list")
@@ -224,7 +323,7 @@ async fn alerts_are_listed_per_team_newest_first() {
     assert_eq!(
         ids,
         ["fans:x:2", "unhappy:x:1"],
-        "a manager team sees every alert"
+        "a manager sees every alert"
     );
 
     let limited = get_json(&fixture, "/api/alerts?limit=1").await;
@@ -326,6 +425,7 @@ fn the_script_inserts_data_as_text_only() {
 
 #[tokio::test]
 async fn websocket_refuses_unknown_teams_and_parameters_before_upgrading() {
+    // (As the manager, who may name any team.)
     let fixture = fixture();
     let (status, reason) = get_error(&fixture, "/ws?team=care,nobody").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -345,8 +445,16 @@ async fn serves_websockets_until_shutdown() {
     let live = fixture.state.live.clone();
     let server = tokio::spawn(serve(listener, fixture.state.clone(), shutdown.clone()));
 
-    let url = format!("ws://{address}/ws?team=care&backlog=0");
-    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+    let carla = fixture.sign_in("carla");
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{address}/ws?team=care&backlog=0"
+        ))
+        .expect("request");
+    request
+        .headers_mut()
+        .insert(header::COOKIE, carla.cookie.parse().expect("cookie header"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("websocket connects");
     assert_eq!(
@@ -354,13 +462,17 @@ async fn serves_websockets_until_shutdown() {
         json!({"type": "hello", "teams": ["care"]})
     );
 
-    let post = LivePost::from_analysed(&posts()[0]);
+    let other_team = LivePost::from_analysed(&posts()[1]).routed_to(vec!["marketing".to_owned()]);
+    live.send(LiveEvent::Post(other_team))
+        .expect("the socket subscribed");
+    let post = LivePost::from_analysed(&posts()[0]).routed_to(vec!["care".to_owned()]);
     live.send(LiveEvent::Post(post))
         .expect("the socket subscribed");
     let received = next_json(&mut socket).await;
     assert_eq!(
         (received["type"].as_str(), received["id"].as_str()),
-        (Some("post"), Some("x:1"))
+        (Some("post"), Some("x:1")),
+        "a member receives only the posts routed to their teams"
     );
 
     shutdown.cancel();

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use super::alerting::{RawAlerts, RawSpikes};
 use super::sources::RawSource;
 
 /// The whole file, once each part has been checked.
@@ -20,12 +21,15 @@ pub(super) struct RawConfig {
     pub(super) teams: Vec<(usize, RawTeam)>,
     pub(super) rules: Vec<(usize, RawRule)>,
     pub(super) sources: Vec<(usize, RawSource)>,
+    pub(super) alerts: Option<RawAlerts>,
+    pub(super) spikes: Option<RawSpikes>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawDashboard {
     pub(super) listen: Option<String>,
+    pub(super) secure_cookies: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +90,10 @@ pub(super) struct RawTeam {
     pub(super) role: String,
     #[serde(default)]
     pub(super) members: Vec<String>,
+    pub(super) digest: Option<String>,
+    pub(super) quiet_hours: Option<String>,
+    pub(super) webhook_url: Option<String>,
+    pub(super) webhook_secret_env: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +103,9 @@ pub(super) struct RawRule {
     pub(super) when: String,
     pub(super) team: String,
     pub(super) severity: String,
+    pub(super) dedupe_key: Option<String>,
+    pub(super) cooldown: Option<String>,
+    pub(super) group_threads: Option<bool>,
 }
 
 const TOP_LEVEL_KEYS: &[&str] = &[
@@ -108,6 +119,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "teams",
     "rules",
     "sources",
+    "alerts",
+    "spikes",
 ];
 
 /// Parses the file; returns `None` only when it is not TOML at all. Problems are pushed to
@@ -143,6 +156,12 @@ pub(super) fn parse(text: &str, problems: &mut Vec<String>) -> Option<RawConfig>
     }
     if let Some(value) = table.remove("privacy") {
         raw.privacy = take("privacy", value, problems);
+    }
+    if let Some(value) = table.remove("alerts") {
+        raw.alerts = take("alerts", value, problems);
+    }
+    if let Some(value) = table.remove("spikes") {
+        raw.spikes = take("spikes", value, problems);
     }
     raw.brands = take_array("brands", table.remove("brands"), problems);
     raw.axes = take_array("axes", table.remove("axes"), problems);

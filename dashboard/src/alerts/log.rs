@@ -102,6 +102,35 @@ impl AlertLog {
         self.store.as_ref()
     }
 
+    /// The alert `id`: from memory, else from the store (an older alert).
+    pub fn get(&self, id: &str) -> Option<Alert> {
+        if let Some(alert) = self.lock().iter().find(|alert| alert.id == id) {
+            return Some(alert.clone());
+        }
+        let store = self.store.as_ref()?;
+        match store.get::<Alert>(ALERTS_TABLE, id) {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::warn!(%error, alert = %id, "cannot read an alert from the store");
+                None
+            }
+        }
+    }
+
+    /// Recent alerts not handled whose SLA is past at `now` and not yet flagged.
+    pub fn overdue(&self, now: chrono::DateTime<chrono::Utc>) -> Vec<Alert> {
+        self.lock()
+            .iter()
+            .filter(|alert| {
+                let lifecycle = &alert.lifecycle;
+                lifecycle.status != super::Status::Handled
+                    && !lifecycle.sla_breached
+                    && lifecycle.due_at.is_some_and(|due| now > due)
+            })
+            .cloned()
+            .collect()
+    }
+
     /// Up to `limit` recent alerts, newest first; only those routed to `team` if given.
     pub fn recent(&self, team: Option<&str>, limit: usize) -> Vec<Alert> {
         self.lock()
@@ -145,7 +174,12 @@ mod tests {
                 sentiment: SentimentLabel::Negative,
                 score: -0.5,
                 categories: BTreeMap::new(),
+                author_id: None,
+                thread: None,
             },
+            lifecycle: Default::default(),
+            group: Vec::new(),
+            spike: None,
         }
     }
 

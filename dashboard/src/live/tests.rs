@@ -39,7 +39,7 @@ fn post_event(id: &str) -> LiveEvent {
         .brand("Lumio")
         .category("topic", "outage")
         .build();
-    LiveEvent::Post(LivePost::from_analysed(&post))
+    LiveEvent::Post(LivePost::from_analysed(&post).routed_to(vec!["care".to_owned()]))
 }
 
 fn alert_event(id: &str, team: &str) -> LiveEvent {
@@ -63,7 +63,12 @@ fn alert_event(id: &str, team: &str) -> LiveEvent {
             sentiment: SentimentLabel::Negative,
             score: -0.5,
             categories: BTreeMap::new(),
+            author_id: None,
+            thread: None,
         },
+        lifecycle: Default::default(),
+        group: Vec::new(),
+        spike: None,
     })
 }
 
@@ -225,10 +230,10 @@ async fn the_backlog_comes_after_hello_and_is_never_sent_twice() {
 }
 
 #[tokio::test]
-async fn a_manager_team_receives_every_alert_and_no_team_none() {
+async fn a_manager_team_receives_every_alert_and_post_and_a_member_team_its_own() {
     let (publisher, events) = broadcast::channel(16);
     let mut manager = start(events, subscription(&["bosses"]), 16);
-    let mut anonymous = start(publisher.subscribe(), subscription(&[]), 16);
+    let mut sales = start(publisher.subscribe(), subscription(&["sales"]), 16);
     publisher
         .send(alert_event("a1", "sales"))
         .expect("subscribed");
@@ -236,11 +241,18 @@ async fn a_manager_team_receives_every_alert_and_no_team_none() {
         .send(alert_event("a2", "care"))
         .expect("subscribed");
     publisher.send(post_event("x:1")).expect("subscribed");
+    publisher
+        .send(alert_event("a3", "sales"))
+        .expect("subscribed");
     assert_eq!(
-        manager.next_summaries(4).await,
-        ["hello", "alert a1", "alert a2", "post x:1"]
+        manager.next_summaries(5).await,
+        ["hello", "alert a1", "alert a2", "post x:1", "alert a3"]
     );
-    assert_eq!(anonymous.next_summaries(2).await, ["hello", "post x:1"]);
+    assert_eq!(
+        sales.next_summaries(3).await,
+        ["hello", "alert a1", "alert a3"],
+        "a member team receives neither other teams' alerts nor posts routed elsewhere"
+    );
 }
 
 #[tokio::test]
@@ -251,7 +263,7 @@ async fn a_lagging_client_is_told_how_many_events_it_missed() {
             .send(post_event(&format!("x:{number}")))
             .expect("subscribed");
     }
-    let mut socket = start(events, subscription(&[]), 16);
+    let mut socket = start(events, subscription(&["care"]), 16);
     assert_eq!(socket.next_summaries(1).await, ["hello"]);
     assert_eq!(
         socket.next_json().await,
@@ -266,7 +278,7 @@ async fn a_lagging_client_is_told_how_many_events_it_missed() {
 async fn a_client_that_stops_reading_never_blocks_publishing_and_is_dropped() {
     let (publisher, events) = broadcast::channel(4);
     // A one-slot outgoing channel nobody reads: the loop's second send blocks.
-    let socket = start(events, subscription(&[]), 0);
+    let socket = start(events, subscription(&["care"]), 0);
     for number in 0..1_000 {
         publisher
             .send(post_event(&format!("x:{number}")))
@@ -281,7 +293,7 @@ async fn a_client_that_stops_reading_never_blocks_publishing_and_is_dropped() {
 #[tokio::test]
 async fn shutdown_closes_the_socket() {
     let (_publisher, events) = broadcast::channel::<LiveEvent>(4);
-    let mut socket = start(events, subscription(&[]), 16);
+    let mut socket = start(events, subscription(&["care"]), 16);
     assert_eq!(socket.next_summaries(1).await, ["hello"]);
     socket.shutdown.cancel();
     let message = socket.outgoing.next().await.expect("a close frame");
@@ -292,7 +304,7 @@ async fn shutdown_closes_the_socket() {
 #[tokio::test]
 async fn a_close_frame_from_the_client_ends_the_loop() {
     let (_publisher, events) = broadcast::channel::<LiveEvent>(4);
-    let mut socket = start(events, subscription(&[]), 16);
+    let mut socket = start(events, subscription(&["care"]), 16);
     assert_eq!(socket.next_summaries(1).await, ["hello"]);
     socket
         .from_client

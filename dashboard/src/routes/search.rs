@@ -5,15 +5,17 @@
 //! `<axis>=<category>` for every configured axis (repeatable: a post must be in all). An
 //! empty value means "no filter". Any other parameter, an unknown value of a closed set or
 //! a malformed number or date is a 400 naming the problem. The search runs on a blocking
-//! thread.
+//! thread. Search covers every post, so it is for managers (members get 403); members
+//! see what is routed to their teams on their inbox and live feed.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use chrono::{DateTime, Utc};
 use collector::SourceKind;
 use index::{SearchQuery, SearchResults};
 use nlp::SentimentLabel;
 
+use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -32,8 +34,14 @@ const KNOWN_PARAMETERS: [&str; 9] = [
 
 pub(crate) async fn search(
     State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Json<SearchResults>, AppError> {
+    if !user.manager {
+        return Err(AppError::Forbidden(
+            "search and category feeds cover every post: they are for managers".to_owned(),
+        ));
+    }
     let query = search_query(&params, &state.axes).map_err(AppError::BadQuery)?;
     let index = state.search.clone();
     let results = tokio::task::spawn_blocking(move || index.search(&query)).await??;

@@ -47,6 +47,11 @@ pub(crate) enum Field {
     Brand,
     Intent,
     Followers,
+    /// Kinds of the author's influence badges (`connector`, `maven`...).
+    Badge,
+    /// The words of the post's text: `words = refund` holds when the text holds the
+    /// whole word (or phrase), in any case.
+    Words,
     /// A configured classification axis (`topic`, `product`...), or an unknown name that
     /// [`super::Rule::check_fields`] reports.
     Axis(String),
@@ -74,6 +79,8 @@ impl Field {
             "brand" => Field::Brand,
             "intent" => Field::Intent,
             "followers" => Field::Followers,
+            "badge" => Field::Badge,
+            "words" => Field::Words,
             axis => Field::Axis(axis.to_owned()),
         }
     }
@@ -87,6 +94,8 @@ impl Field {
             Field::Brand => "brand",
             Field::Intent => "intent",
             Field::Followers => "followers",
+            Field::Badge => "badge",
+            Field::Words => "words",
             Field::Axis(name) => name,
         }
     }
@@ -94,7 +103,9 @@ impl Field {
     pub(crate) fn kind(&self) -> FieldKind {
         match self {
             Field::Sentiment | Field::Language | Field::Source => FieldKind::Single,
-            Field::Brand | Field::Intent | Field::Axis(_) => FieldKind::Set,
+            Field::Brand | Field::Intent | Field::Badge | Field::Words | Field::Axis(_) => {
+                FieldKind::Set
+            }
             Field::Score | Field::Followers => FieldKind::Number,
         }
     }

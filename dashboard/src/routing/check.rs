@@ -147,7 +147,14 @@ impl Test {
                     ));
                 }
             }
-            Field::Language | Field::Intent => {}
+            Field::Language | Field::Intent | Field::Badge => {}
+            Field::Words => {
+                if text.trim().is_empty() {
+                    problems.push(format!(
+                        "`words` at column {column} needs a word, not an empty text"
+                    ));
+                }
+            }
         }
     }
 }

@@ -31,6 +31,54 @@ fn categories_of<'post>(post: &'post AnalysedPost, axis: &str) -> &'post [String
         .map_or(&[], |(_, found)| found.as_slice())
 }
 
+/// True when `text` holds `word` (already lowercase; may be a phrase) between word
+/// boundaries, ignoring case. Allocates nothing: it walks the text once per candidate start.
+fn contains_word(text: &str, word: &str) -> bool {
+    if word.is_empty() {
+        return false;
+    }
+    let mut previous: Option<char> = None;
+    for (start, character) in text.char_indices() {
+        let at_boundary = previous.is_none_or(|before| !is_word_character(before));
+        previous = Some(character);
+        if !at_boundary || !is_word_character(character) {
+            continue;
+        }
+        if let Some(end) = match_at(&text[start..], word)
+            && text[start + end..]
+                .chars()
+                .next()
+                .is_none_or(|after| !is_word_character(after))
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// If `text` starts with `word` ignoring case, the byte length of the matched part.
+fn match_at(text: &str, word: &str) -> Option<usize> {
+    let mut wanted = word.chars();
+    let mut pending: Option<char> = wanted.next();
+    for (offset, character) in text.char_indices() {
+        for lower in character.to_lowercase() {
+            match pending {
+                Some(expected) if expected == lower => pending = wanted.next(),
+                Some(_) => return None,
+                None => return Some(offset),
+            }
+        }
+        if pending.is_none() {
+            return Some(offset + character.len_utf8());
+        }
+    }
+    None
+}
+
+fn is_word_character(character: char) -> bool {
+    character.is_alphanumeric() || character == '_'
+}
+
 /// A language code the detector could name (not `und`).
 fn is_known_language(code: &str) -> bool {
     !code.is_empty() && !code.eq_ignore_ascii_case("und")
@@ -96,6 +144,8 @@ impl Test {
                 self.matches_text(analysis.brands.iter().map(|brand| brand.brand.as_str()))
             }
             Field::Intent => self.matches_text(analysis.intents.iter().map(String::as_str)),
+            Field::Badge => self.matches_text(analysis.influence.iter().map(|b| b.kind.as_str())),
+            Field::Words => self.matches_words(&post.post.text),
             Field::Axis(axis) => {
                 self.matches_text(categories_of(post, axis).iter().map(String::as_str))
             }
@@ -122,6 +172,18 @@ impl Test {
             }),
             Operator::Compare(..) => false,
             Operator::Flag => values.any(|value| !value.is_empty()),
+        }
+    }
+
+    /// A test on the words of `text`: `=` and `in` hold when the text holds the word or
+    /// phrase as whole words, `!=` when it does not; the bare field when there is text.
+    fn matches_words(&self, text: &str) -> bool {
+        match &self.operator {
+            Operator::Equal(wanted) => contains_word(text, &wanted.text),
+            Operator::NotEqual(unwanted) => !contains_word(text, &unwanted.text),
+            Operator::In(wanted) => wanted.iter().any(|word| contains_word(text, &word.text)),
+            Operator::Compare(..) => false,
+            Operator::Flag => text.chars().any(char::is_alphanumeric),
         }
     }
 
@@ -168,6 +230,26 @@ impl Test {
                 analysis.intents.iter().map(String::as_str),
                 matched_only && positive_test,
             ),
+            Field::Badge => self.list_values(
+                analysis.influence.iter().map(|badge| badge.kind.as_str()),
+                matched_only && positive_test,
+            ),
+            Field::Words => {
+                let wanted: Vec<&str> = match &self.operator {
+                    Operator::Equal(value) | Operator::NotEqual(value) => vec![&value.text],
+                    Operator::In(values) => values.iter().map(|v| v.text.as_str()).collect(),
+                    Operator::Compare(..) | Operator::Flag => Vec::new(),
+                };
+                let found: Vec<&str> = wanted
+                    .into_iter()
+                    .filter(|word| contains_word(&post.post.text, word))
+                    .collect();
+                if found.is_empty() {
+                    "none".to_owned()
+                } else {
+                    found.join(", ")
+                }
+            }
             Field::Axis(axis) => self.list_values(
                 categories_of(post, axis).iter().map(String::as_str),
                 matched_only && positive_test,
@@ -262,6 +344,37 @@ mod tests {
             &post
         ));
         assert!(!holds("score >= 0", &post));
+    }
+
+    #[test]
+    fn words_match_whole_words_and_phrases_in_any_case() {
+        let post = PostBuilder::new("x:1")
+            .text("Still NO signal in Lyon... I want a Refund! #lumiofail")
+            .build();
+        assert!(holds("words = refund", &post));
+        assert!(holds("words = 'no signal'", &post));
+        assert!(holds("words in [scam, lyon]", &post));
+        assert!(holds("words != fraud", &post));
+        assert!(
+            !holds("words = fund", &post),
+            "part of a word is not a word"
+        );
+        assert!(!holds("words = signals", &post));
+        assert!(holds("words = lumiofail and words", &post));
+        let rule = parse("words in [refund, scam]").expect("valid rule");
+        assert_eq!(rule.explain(&post), "words in [refund, scam] (refund)");
+    }
+
+    #[test]
+    fn badges_are_a_set_of_influence_kinds() {
+        let mut post = PostBuilder::new("x:1").build();
+        assert!(!holds("badge", &post));
+        post.analysis.influence.push(nlp::InfluenceBadge {
+            kind: "connector".to_owned(),
+            explanation: "1.2M followers".to_owned(),
+        });
+        assert!(holds("badge = connector and badge != maven", &post));
+        assert!(holds("badge in [maven, CONNECTOR]", &post));
     }
 
     #[test]

@@ -206,7 +206,7 @@ fn check_fields_reports_every_problem() {
     let problems = rule.check_fields(&fields());
     let expected = [
         "unknown field `topc` at column 1 (fields: sentiment, score, language, source, brand, \
-         intent, followers, topic, product)",
+         intent, followers, badge, words, topic, product)",
         "unknown sentiment `angry` at column 43 (expected negative, neutral or positive)",
         "unknown category `outages` for axis `topic` at column 62 \
          (categories: outage, billing, support)",
