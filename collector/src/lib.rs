@@ -17,6 +17,7 @@
 pub mod backoff;
 pub mod dedupe;
 pub mod error;
+pub mod feed;
 pub mod http;
 pub mod post;
 pub mod replay;

@@ -5,5 +5,6 @@
 // The mock servers are test code too: a panic there fails the test, as in a `#[test]`.
 #![allow(clippy::unwrap_used)]
 
+mod feed;
 mod util;
 mod x;

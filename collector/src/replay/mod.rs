@@ -18,7 +18,7 @@
 //!   id `<recorded key>~r<r>` (also in its url) and the current time as `created_at`, so
 //!   each round looks like new posts.
 
-mod feed;
+pub(crate) mod feed;
 mod feed_item;
 mod files;
 mod html;
