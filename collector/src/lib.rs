@@ -16,6 +16,7 @@
 
 pub mod backoff;
 pub mod dedupe;
+pub mod discourse;
 pub mod error;
 pub mod feed;
 pub mod http;

@@ -21,7 +21,7 @@
 pub(crate) mod feed;
 mod feed_item;
 mod files;
-mod html;
+pub(crate) mod html;
 pub mod x_stream;
 
 use std::sync::Arc;
