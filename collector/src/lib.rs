@@ -21,6 +21,7 @@ pub mod error;
 pub mod feed;
 pub mod http;
 pub mod post;
+pub mod reddit;
 pub mod replay;
 pub mod runner;
 pub mod secret;

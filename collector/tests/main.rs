@@ -7,5 +7,6 @@
 
 mod discourse;
 mod feed;
+mod reddit;
 mod util;
 mod x;
