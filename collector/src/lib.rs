@@ -15,11 +15,13 @@
 //! This crate knows nothing else of veille.
 
 pub mod backoff;
+pub mod bluesky;
 pub mod dedupe;
 pub mod discourse;
 pub mod error;
 pub mod feed;
 pub mod http;
+pub mod matching;
 pub mod post;
 pub mod reddit;
 pub mod replay;

@@ -5,6 +5,7 @@
 // The mock servers are test code too: a panic there fails the test, as in a `#[test]`.
 #![allow(clippy::unwrap_used)]
 
+mod bluesky;
 mod discourse;
 mod feed;
 mod reddit;
