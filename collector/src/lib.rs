@@ -21,6 +21,7 @@ pub mod discourse;
 pub mod error;
 pub mod feed;
 pub mod http;
+pub mod mastodon;
 pub mod matching;
 pub mod post;
 pub mod reddit;

@@ -14,7 +14,7 @@ use collector::discourse::{DiscourseConfig, DiscoursePoller};
 use collector::{Secret, SourceStats};
 use serde_json::{Value, json};
 
-use crate::util::{self, Logs, Running};
+use crate::util::{self, At, Logs, Running};
 
 const KEY: &str = "discourse-K3Y-secret";
 
@@ -25,7 +25,7 @@ struct Forum {
     invisible: Mutex<BTreeSet<i64>>,
     /// Answer the next `/posts.json` with a 429.
     throttle_next: Mutex<bool>,
-    requests: Mutex<Vec<(Option<i64>, chrono::DateTime<chrono::Utc>, u16)>>,
+    requests: Mutex<Vec<(Option<i64>, At, u16)>>,
 }
 
 fn post(id: i64) -> Value {

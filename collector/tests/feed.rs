@@ -11,12 +11,12 @@ use axum::routing::get;
 use collector::SourceStats;
 use collector::feed::{FeedConfig, FeedPoller};
 
-use crate::util::{self, Logs, Running};
+use crate::util::{self, At, Logs, Running};
 
 #[derive(Default)]
 struct Server {
     /// Requests per path, with their If-None-Match, in order.
-    requests: Mutex<Vec<(String, Option<String>, chrono::DateTime<chrono::Utc>)>>,
+    requests: Mutex<Vec<(String, Option<String>, At)>>,
     /// Polls of the blog so far.
     blog_polls: Mutex<u32>,
 }

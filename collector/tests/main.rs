@@ -8,6 +8,7 @@
 mod bluesky;
 mod discourse;
 mod feed;
+mod mastodon;
 mod reddit;
 mod util;
 mod x;

@@ -14,10 +14,13 @@ use collector::reddit::{RedditConfig, RedditPoller};
 use collector::{FailureClass, Secret, Source, SourceStats};
 use serde_json::{Value, json};
 
-use crate::util::{self, Logs, Running};
+use crate::util::{self, At, Logs, Running};
 
 const CLIENT_SECRET: &str = "reddit-client-S3CRET";
 const USER_AGENT: &str = "linux:veille-test:1.0 (by /u/veille_bot)";
+
+/// (path, after, time, status) of a listing request.
+type Request = (String, Option<String>, At, u16);
 
 #[derive(Default)]
 struct Reddit {
@@ -26,8 +29,7 @@ struct Reddit {
     tokens_issued: Mutex<u32>,
     revoked: Mutex<bool>,
     throttle_next: Mutex<bool>,
-    /// (path, after, time, status)
-    requests: Mutex<Vec<(String, Option<String>, chrono::DateTime<chrono::Utc>, u16)>>,
+    requests: Mutex<Vec<Request>>,
 }
 
 fn submission(id: u32) -> Value {

@@ -121,3 +121,6 @@ impl Running {
         self.task.await.expect("the source task does not panic")
     }
 }
+
+/// When a mock server saw a request.
+pub(crate) type At = chrono::DateTime<chrono::Utc>;

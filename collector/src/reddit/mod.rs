@@ -40,6 +40,9 @@ const SEEN: usize = 5_000;
 /// Pages read back with `after=` (Reddit keeps about 1,000 items per listing).
 const MAX_PAGES: usize = 10;
 
+/// A polled listing: (checkpoint key, path, query parameters).
+type Listing = (String, String, Vec<(&'static str, String)>);
+
 /// How to poll Reddit.
 #[derive(Debug, Clone)]
 pub struct RedditConfig {
@@ -129,7 +132,7 @@ impl RedditPoller {
     }
 
     /// The listings polled: (checkpoint key, path, query).
-    fn listings(&self) -> Vec<(String, String, Vec<(&'static str, String)>)> {
+    fn listings(&self) -> Vec<Listing> {
         let mut listings = Vec::new();
         for sub in &self.config.subreddits {
             listings.push((format!("r/{sub}"), format!("/r/{sub}/new"), Vec::new()));
