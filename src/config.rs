@@ -11,6 +11,7 @@
 //! The full reference of the keys is `docs/CONFIG.md`; the commented sample is
 //! `fixtures/veille.toml`.
 
+mod network;
 mod nlp_settings;
 mod raw;
 mod sources;
@@ -24,7 +25,7 @@ use dashboard::alerts::{Role, RoutingRule, Severity, Team};
 use dashboard::routing::{self, FieldSet};
 use nlp::{Axis, Brand, Category, NlpConfig};
 
-pub use sources::{ReplayFiles, ReplaySource, SourceConfig, Speedup};
+pub use sources::{NetworkSource, ReplayFiles, ReplaySource, SourceConfig, SourceParams, Speedup};
 
 use raw::{RawAxis, RawBrand, RawConfig, RawRule, RawTeam};
 

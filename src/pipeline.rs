@@ -19,9 +19,11 @@
 //! kills every task at once without a final commit, as a crash would: the index then holds
 //! what the last commit held, and the sources resume from the checkpoints in that commit.
 
+mod collectors;
 mod health;
 mod index_task;
 mod sources;
+mod stalls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -65,6 +67,7 @@ pub struct RunningPipeline {
     stop_sources: CancellationToken,
     stop_server: CancellationToken,
     source_tasks: Vec<JoinHandle<()>>,
+    stall_task: JoinHandle<()>,
     nlp_task: JoinHandle<()>,
     alert_task: JoinHandle<()>,
     index_task: JoinHandle<()>,
@@ -105,11 +108,20 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
     let checkpoints = writer.committed_checkpoints().clone();
     let source_tasks = sources::spawn_all(
         &config.sources,
+        &config.nlp.brands,
         &checkpoints,
         collected_tx,
         &stop_sources,
         &stats,
     )?;
+    let stall_task = tokio::spawn(stalls::watch(
+        Arc::clone(&stats),
+        config.teams.clone(),
+        Arc::clone(&alert_log),
+        live.clone(),
+        stalls::CHECK_EVERY,
+        stop_sources.clone(),
+    ));
     let nlp_task = tokio::spawn(run_nlp(
         analyzer,
         collected_rx,
@@ -174,6 +186,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         stop_sources,
         stop_server,
         source_tasks,
+        stall_task,
         nlp_task,
         alert_task,
         index_task,
@@ -189,6 +202,7 @@ impl RunningPipeline {
         for task in self.source_tasks {
             let _ = task.await;
         }
+        let _ = self.stall_task.await;
         let _ = self.nlp_task.await;
         let _ = self.alert_task.await;
         let _ = self.index_task.await;
@@ -199,6 +213,7 @@ impl RunningPipeline {
     /// Kills every task at once, without a final commit, as a crash would.
     pub async fn abort(self) {
         let tasks = self.source_tasks.into_iter().chain([
+            self.stall_task,
             self.nlp_task,
             self.alert_task,
             self.index_task,

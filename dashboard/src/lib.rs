@@ -89,7 +89,9 @@ fn router_with_shutdown(state: AppState, shutdown: CancellationToken) -> Router 
         .route("/api/posts/{id}/label", post(routes::labels::set_label))
         .route("/api/labels/accuracy", get(routes::labels::accuracy))
         .route("/ws", get(live::websocket));
-    let open = Router::new().route("/api/health", get(routes::health::health));
+    let open = Router::new()
+        .route("/api/health", get(routes::health::health))
+        .route("/metrics", get(routes::metrics::metrics));
     let hub = Arc::new(LiveHub {
         stats: LiveStats::default(),
         shutdown,

@@ -4,5 +4,6 @@ pub(crate) mod alerts;
 pub(crate) mod health;
 pub(crate) mod labels;
 pub(crate) mod meta;
+pub(crate) mod metrics;
 pub(crate) mod page;
 pub(crate) mod search;
