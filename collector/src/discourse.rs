@@ -106,13 +106,10 @@ impl DiscoursePoller {
         stats: Arc<SourceStats>,
     ) -> Result<DiscoursePoller, CollectError> {
         config.base_url = config.base_url.trim_end_matches('/').to_owned();
-        let site = reqwest::Url::parse(&config.base_url)
-            .ok()
-            .and_then(|url| url.host_str().map(str::to_owned))
-            .ok_or_else(|| CollectError::Fatal {
-                source_name: config.name.clone(),
-                reason: format!("`{}` is not a forum URL", config.base_url),
-            })?;
+        let site = site_of(&config.base_url).ok_or_else(|| CollectError::Fatal {
+            source_name: config.name.clone(),
+            reason: format!("`{}` is not a forum URL", config.base_url),
+        })?;
         stats.set_liveness(config.interval * 3 + http::REQUEST_TIMEOUT);
         let max_post_id = resume
             .filter(|checkpoint| checkpoint.source == config.name)
@@ -242,75 +239,121 @@ impl DiscoursePoller {
     }
 
     fn to_post(&self, wire: &WirePost, post_count: Option<u64>, now: DateTime<Utc>) -> Post {
-        let base = &self.config.base_url;
-        let body = match (&wire.cooked, &wire.raw) {
-            (Some(cooked), _) => html_to_text(cooked),
-            (None, Some(raw)) => raw.clone(),
-            (None, None) => String::new(),
-        };
-        let text = match (&wire.topic_title, wire.post_number) {
-            (Some(title), Some(1)) => format!("{title}\n{body}"),
-            _ => body,
-        };
-        let url = match (
-            &wire.post_url,
-            &wire.topic_slug,
-            wire.topic_id,
-            wire.post_number,
-        ) {
-            (Some(path), ..) => format!("{base}{path}"),
-            (None, Some(slug), Some(topic), Some(number)) => {
-                format!("{base}/t/{slug}/{topic}/{number}")
-            }
-            _ => format!("{base}/p/{}", wire.id),
-        };
-        let name = wire.name.clone().filter(|name| !name.trim().is_empty());
-        let likes = wire
-            .actions_summary
-            .iter()
-            .find(|action| action.get("id").and_then(Value::as_i64) == Some(2))
-            .and_then(|action| action.get("count")?.as_u64());
-        let relation = match (wire.reply_to_post_number, wire.topic_id) {
-            (Some(number), Some(topic)) => Relation::Reply {
-                parent: Some(format!("{topic}/{number}")),
-            },
-            _ => Relation::Original,
-        };
-        let created_at = DateTime::parse_from_rfc3339(&wire.created_at)
-            .map(|at| at.with_timezone(&Utc))
-            .unwrap_or(now);
-        Post {
-            id: PostId::new(SourceKind::Discourse, &format!("{}/{}", self.site, wire.id)),
-            source: SourceKind::Discourse,
-            url: Some(url),
-            text,
-            lang: None,
-            created_at,
-            observed_at: now,
-            author: Author {
-                id: wire
-                    .user_id
-                    .map_or_else(|| wire.username.clone(), |id| id.to_string()),
-                handle: Some(wire.username.clone()),
-                name: name.or_else(|| Some(wire.username.clone())),
-                followers: None,
-                profile_url: Some(format!("{base}/u/{}", wire.username)),
-                maven: MavenSignals {
-                    trust_level: wire.trust_level,
-                    post_count,
-                    blog_author: false,
-                },
-            },
-            relation,
-            engagement: Engagement {
-                likes,
-                replies: wire.reply_count,
-                quotes: wire.quote_count,
-                views: wire.reads,
-                reposts: None,
-            },
-            change: crate::post::Change::New,
+        post_from_wire(&self.config.base_url, &self.site, wire, post_count, now)
+    }
+}
+
+/// Whether a post is not for indexing: hidden, deleted, or a staff whisper.
+fn invisible(wire: &WirePost) -> bool {
+    wire.hidden || wire.user_deleted || wire.deleted_at.is_some() || wire.post_type == Some(4)
+}
+
+/// The host a forum's post ids are scoped by.
+fn site_of(base_url: &str) -> Option<String> {
+    reqwest::Url::parse(base_url)
+        .ok()?
+        .host_str()
+        .map(str::to_owned)
+}
+
+/// Decodes a `/posts.json` body of the forum at `base_url` (recorded files): visible posts
+/// in id order, and one error per malformed post.
+pub fn decode_latest_posts(
+    base_url: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Result<Post, crate::replay::DecodeError>>, crate::replay::DecodeError> {
+    let site = site_of(base_url).ok_or(crate::replay::DecodeError::Invalid(
+        "forum URL without a host",
+    ))?;
+    let page: LatestPosts = serde_json::from_str(body)?;
+    let mut decoded: Vec<(i64, Result<Post, crate::replay::DecodeError>)> = Vec::new();
+    for value in page.latest_posts {
+        let id = value.get("id").and_then(Value::as_i64).unwrap_or(i64::MAX);
+        match WirePost::deserialize(&value) {
+            Ok(wire) if invisible(&wire) => {}
+            Ok(wire) => decoded.push((id, Ok(post_from_wire(base_url, &site, &wire, None, now)))),
+            Err(error) => decoded.push((id, Err(error.into()))),
         }
+    }
+    decoded.sort_by_key(|(id, _)| *id);
+    Ok(decoded.into_iter().map(|(_, post)| post).collect())
+}
+
+fn post_from_wire(
+    base: &str,
+    site: &str,
+    wire: &WirePost,
+    post_count: Option<u64>,
+    now: DateTime<Utc>,
+) -> Post {
+    let body = match (&wire.cooked, &wire.raw) {
+        (Some(cooked), _) => html_to_text(cooked),
+        (None, Some(raw)) => raw.clone(),
+        (None, None) => String::new(),
+    };
+    let text = match (&wire.topic_title, wire.post_number) {
+        (Some(title), Some(1)) => format!("{title}\n{body}"),
+        _ => body,
+    };
+    let url = match (
+        &wire.post_url,
+        &wire.topic_slug,
+        wire.topic_id,
+        wire.post_number,
+    ) {
+        (Some(path), ..) => format!("{base}{path}"),
+        (None, Some(slug), Some(topic), Some(number)) => {
+            format!("{base}/t/{slug}/{topic}/{number}")
+        }
+        _ => format!("{base}/p/{}", wire.id),
+    };
+    let name = wire.name.clone().filter(|name| !name.trim().is_empty());
+    let likes = wire
+        .actions_summary
+        .iter()
+        .find(|action| action.get("id").and_then(Value::as_i64) == Some(2))
+        .and_then(|action| action.get("count")?.as_u64());
+    let relation = match (wire.reply_to_post_number, wire.topic_id) {
+        (Some(number), Some(topic)) => Relation::Reply {
+            parent: Some(format!("{topic}/{number}")),
+        },
+        _ => Relation::Original,
+    };
+    let created_at = DateTime::parse_from_rfc3339(&wire.created_at)
+        .map(|at| at.with_timezone(&Utc))
+        .unwrap_or(now);
+    Post {
+        id: PostId::new(SourceKind::Discourse, &format!("{site}/{}", wire.id)),
+        source: SourceKind::Discourse,
+        url: Some(url),
+        text,
+        lang: None,
+        created_at,
+        observed_at: now,
+        author: Author {
+            id: wire
+                .user_id
+                .map_or_else(|| wire.username.clone(), |id| id.to_string()),
+            handle: Some(wire.username.clone()),
+            name: name.or_else(|| Some(wire.username.clone())),
+            followers: None,
+            profile_url: Some(format!("{base}/u/{}", wire.username)),
+            maven: MavenSignals {
+                trust_level: wire.trust_level,
+                post_count,
+                blog_author: false,
+            },
+        },
+        relation,
+        engagement: Engagement {
+            likes,
+            replies: wire.reply_count,
+            quotes: wire.quote_count,
+            views: wire.reads,
+            reposts: None,
+        },
+        change: crate::post::Change::New,
     }
 }
 

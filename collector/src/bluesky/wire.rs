@@ -66,7 +66,8 @@ struct Commit {
     collection: String,
     rkey: String,
     cid: Option<String>,
-    record: Option<Record>,
+    /// Any collection's record; read as a post's only for `app.bsky.feed.post`.
+    record: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,6 +140,7 @@ pub fn decode_event(line: &[u8], observed_at: DateTime<Utc>) -> Result<Event, De
     let Some(record) = commit.record else {
         return Err(DecodeError::Invalid("post commit without a record"));
     };
+    let record = Record::deserialize(record)?;
     let mut terms = vec![record.text.clone()];
     terms.extend(record.tags.iter().cloned());
     for facet in &record.facets {

@@ -15,7 +15,7 @@
 //! * a malformed child is counted and skipped.
 
 mod auth;
-mod wire;
+pub mod wire;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -32,6 +32,22 @@ pub(super) struct Child {
     parent_id: Option<String>,
 }
 
+/// Decodes a recorded listing: its posts in listing order, and the number of malformed
+/// children.
+pub fn decode_listing(
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Post>, usize), serde_json::Error> {
+    let listing: Value = serde_json::from_str(body)?;
+    let page = Page::parse(&listing);
+    let posts = page
+        .children
+        .into_iter()
+        .map(|child| child.into_post(now))
+        .collect();
+    Ok((posts, page.malformed))
+}
+
 impl Page {
     pub(super) fn parse(listing: &Value) -> Page {
         let data = &listing["data"];
