@@ -1,7 +1,7 @@
 //! RSS 2.0 / Atom 1.0 feeds (blogs, forums), polled over HTTP.
 //!
 //! In: the configured feed URLs. Out: one batch per poll that found new items, decoded by
-//! the same code as recorded feeds ([`crate::replay::feed`]); the checkpoint is
+//! the same code as recorded feeds (`replay/feed.rs`); the checkpoint is
 //! `{"v":1,"feeds":[{configured,url,etag,last_modified,body_hash,seen,gone}]}`.
 //!
 //! Promises:

@@ -236,7 +236,7 @@ mod tests {
             hashtags: vec!["#lumiofail".to_owned()],
             exclusions: vec!["lumio lamp".to_owned()],
         };
-        let rules = x_rules(&[brand.clone()]);
+        let rules = x_rules(std::slice::from_ref(&brand));
         assert_eq!(rules.len(), 1);
         assert_eq!(
             rules[0].value,

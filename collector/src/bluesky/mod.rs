@@ -2,7 +2,7 @@
 //! against the brand terms on our side.
 //!
 //! In: `{base}/subscribe?wantedCollections=app.bsky.feed.post[&cursor=µs]`, one JSON event
-//! per text frame; `getProfiles` on the AppView for handles and followers ([`profiles`]).
+//! per text frame; `getProfiles` on the AppView for handles and followers (`profiles.rs`).
 //! Out: batches of matching posts, edits and deletions; the checkpoint is
 //! `{"v":1,"max_time_us","endpoint","protocol":"v1"}`.
 //!

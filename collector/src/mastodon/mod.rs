@@ -12,7 +12,7 @@
 //! * public streams are matched against the brand terms on our side; hashtag and list
 //!   streams are taken whole; authors who opted out of indexing are dropped (filtered);
 //! * after every (re)connect from a known position, each stream's timeline is walked
-//!   forward with `min_id` ([`timelines`]) before the socket is read again; a stream's
+//!   forward with `min_id` (`timelines.rs`) before the socket is read again; a stream's
 //!   `last_status_id` only moves past statuses handled (handed on or dropped);
 //! * liveness: a client ping after `ping_interval` of silence, a reconnect when it is not
 //!   answered; a malformed frame is counted and skipped.

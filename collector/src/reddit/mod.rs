@@ -1,7 +1,7 @@
 //! Reddit: subreddit `new` listings and searches over app-only OAuth, polled.
 //!
 //! In: `https://oauth.reddit.com` listings (`/r/{sub}/new`, `/search?sort=new`) with
-//! `raw_json=1`, a bearer token from [`auth`], a descriptive User-Agent. Out: batches of
+//! `raw_json=1`, a bearer token from `auth.rs`, a descriptive User-Agent. Out: batches of
 //! posts, oldest first; the checkpoint is `{"v":1,"newest":{listing: created_utc},"seen":[fullname…]}`.
 //!
 //! Promises:

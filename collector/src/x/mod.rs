@@ -6,7 +6,7 @@
 //! ([`crate::replay::x_stream`]); the checkpoint is `{"v":1,"last_id","last_byte_at","rules_hash"}`.
 //!
 //! Promises:
-//! * rules are synced once per run, sending only the difference ([`rules`]);
+//! * rules are synced once per run, sending only the difference (`rules.rs`);
 //! * the body is read with a read-idle timeout (default 30 s, above the 20 s keep-alive);
 //!   silence, a cut, a close or an `operational-disconnect` notice drops the connection
 //!   *before* the error is returned, so the next dial never meets TooManyConnections of our
