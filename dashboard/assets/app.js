@@ -1,6 +1,6 @@
 // veille dashboard page: live feed, alerts, counts and search, without reloads.
 //
-// Data comes from /api/meta, /api/search, /api/alerts and the /ws WebSocket. Post text,
+// Data comes from /api/meta, /api/search, /api/alerts, /api/health and the /ws WebSocket. Post text,
 // author names and every other value from the server are untrusted: they are only ever
 // inserted with textContent on elements created here, links are made only for http(s)
 // URLs (opened with rel="noopener noreferrer"), and class names are built only from
@@ -510,6 +510,50 @@
     });
   }
 
+  // Source status: state, stall and counters of each collector, from /api/health.
+  const SOURCE_STATES = ["running", "stalled", "finished", "failed"];
+
+  async function refreshSources() {
+    let health;
+    try {
+      health = await getJson("/api/health");
+    } catch (error) {
+      $("sources-summary").textContent = "unavailable";
+      return;
+    }
+    const sources = (health && health.stages && health.stages.sources) || {};
+    const list = $("sources");
+    list.replaceChildren();
+    let stalled = 0;
+    for (const [name, source] of Object.entries(sources)) {
+      const shown = source.stalled ? "stalled" : String(source.state || "running");
+      const kind = SOURCE_STATES.includes(shown) ? shown : "running";
+      if (kind === "stalled") stalled += 1;
+      const item = document.createElement("li");
+      item.className = "source source-" + kind;
+      const title = document.createElement("strong");
+      title.textContent = `${name} (${SOURCE_NAMES[source.kind] || String(source.kind || "")})`;
+      const badge = document.createElement("span");
+      badge.className = "source-state";
+      badge.textContent = shown;
+      const counts = document.createElement("span");
+      counts.className = "muted";
+      const dropped = source.dropped || {};
+      const droppedTotal = Object.values(dropped).reduce((sum, n) => sum + (Number(n) || 0), 0);
+      const silent = source.silent_seconds == null ? "no sign of life yet" : `last event ${source.silent_seconds} s ago`;
+      counts.textContent = ` ${source.posts || 0} posts, ${droppedTotal} dropped, ${source.reconnects || 0} reconnects, ${silent}`;
+      item.append(title, " ", badge, counts);
+      if (source.reason) {
+        const reason = document.createElement("div");
+        reason.className = "error";
+        reason.textContent = String(source.reason);
+        item.append(reason);
+      }
+      list.append(item);
+    }
+    $("sources-summary").textContent = stalled ? `${stalled} stalled` : "";
+  }
+
   async function start() {
     wireControls();
     try {
@@ -526,6 +570,8 @@
     loadAlerts();
     connect();
     runSearch(0);
+    refreshSources();
+    setInterval(refreshSources, 15000);
   }
 
   document.addEventListener("DOMContentLoaded", start);

@@ -122,7 +122,60 @@ pub(super) fn stall_alerts(
 
 #[cfg(test)]
 mod tests {
+    use collector::SourceStats;
+
     use super::*;
+
+    #[tokio::test]
+    async fn a_silent_source_raises_one_alert_per_stall() {
+        let stats = Arc::new(PipelineStats::default());
+        let source = Arc::new(SourceStats::with_liveness(Duration::from_millis(300)));
+        let _state = stats.register_source("forum", "discourse", Arc::clone(&source));
+        let _replay = stats.register_source("replay", "replay", Arc::new(SourceStats::default()));
+        let team = |name: &str, role| Team {
+            name: name.to_owned(),
+            role,
+            members: Vec::new(),
+        };
+        let teams = vec![team("care", Role::Member), team("managers", Role::Manager)];
+        let log = Arc::new(AlertLog::in_memory(16));
+        let (live, mut events) = broadcast::channel(16);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(watch(
+            Arc::clone(&stats),
+            teams,
+            Arc::clone(&log),
+            live,
+            Duration::from_millis(20),
+            stop.clone(),
+        ));
+        let first = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("an alert before the deadline")
+            .expect("an event");
+        let LiveEvent::Alert(alert) = first else {
+            panic!("expected an alert")
+        };
+        assert_eq!(alert.team, "managers");
+        assert!(
+            alert.reason.contains("`forum` (discourse)"),
+            "{}",
+            alert.reason
+        );
+        // Still silent: no second alert for the same stall.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(log.recent(None, 16).len(), 1);
+        // It speaks, then falls silent again: a new stall, a new alert.
+        source.alive(Utc::now());
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let second = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("a second alert before the deadline")
+            .expect("an event");
+        assert!(matches!(second, LiveEvent::Alert(_)));
+        stop.cancel();
+        task.await.expect("the watcher stops");
+    }
 
     #[test]
     fn a_stall_alerts_every_manager_team_and_only_them() {

@@ -178,4 +178,55 @@ mod tests {
         assert!(text.contains("veille_nlp_relevant 5"));
         assert_eq!(escape("a\"b\\c"), "a\\\"b\\\\c");
     }
+
+    #[tokio::test]
+    async fn metrics_are_served_open_as_prometheus_text() {
+        use axum::body::Body;
+        use axum::http::{Request, StatusCode};
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+
+        let (_writer, search) = index::PostWriter::open_in_ram().expect("in-RAM index");
+        let (live, _) = tokio::sync::broadcast::channel(4);
+        let state = AppState {
+            search,
+            live,
+            alerts: std::sync::Arc::new(crate::alerts::AlertLog::in_memory(4)),
+            teams: std::sync::Arc::new(Vec::new()),
+            axes: std::sync::Arc::new(Vec::new()),
+            health: std::sync::Arc::new(
+                || json!({"sources": {"feeds": {"kind": "feed", "received": 4, "stalled": true}}}),
+            ),
+        };
+        let response = crate::router(state)
+            .oneshot(
+                Request::get("/metrics")
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .expect("ascii")
+                .starts_with("text/plain; version=0.0.4")
+        );
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let text = String::from_utf8(body.to_vec()).expect("utf-8");
+        assert!(
+            text.contains("veille_source_received_total{source=\"feed\",name=\"feeds\"} 4"),
+            "{text}"
+        );
+        assert!(
+            text.contains("veille_source_stalled{source=\"feed\",name=\"feeds\"} 1"),
+            "{text}"
+        );
+    }
 }
