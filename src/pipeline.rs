@@ -127,6 +127,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         collected_rx,
         analysed_tx,
         alert_tx,
+        live.clone(),
         Arc::clone(&stats),
     ));
     let alert_task = tokio::spawn(run_alerts(
@@ -235,12 +236,14 @@ impl RunningPipeline {
 }
 
 /// The NLP stage: analyses each post of each batch, and hands the relevant ones on to the
-/// alert engine at once and to the index with the batch's checkpoint.
+/// alert engine at once and to the index with the batch's checkpoint; deletions go to the
+/// index and, as `deleted` events, to the dashboards' live feeds.
 async fn run_nlp(
     analyzer: Arc<Analyzer>,
     mut input: mpsc::Receiver<collector::Batch>,
     to_index: mpsc::Sender<AnalysedBatch>,
     to_alerts: mpsc::Sender<Arc<AnalysedPost>>,
+    live: broadcast::Sender<LiveEvent>,
     stats: Arc<PipelineStats>,
 ) {
     while let Some(batch) = input.recv().await {
@@ -262,6 +265,10 @@ async fn run_nlp(
                 tracing::warn!("alert engine stopped; alerts are no longer raised");
                 break;
             }
+        }
+        // Dashboards drop deleted posts from their live feed (nobody watching is fine).
+        for id in &analysed.deletions {
+            let _ = live.send(LiveEvent::Deleted { id: id.to_string() });
         }
         if to_index.send(analysed).await.is_err() {
             tracing::error!("index writer stopped; stopping the nlp stage");

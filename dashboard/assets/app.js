@@ -114,6 +114,7 @@
 
   function postCard(post) {
     const card = el("li", "card post");
+    card.dataset.id = String(post.id || "");
     const head = el("div", "card-head");
     head.appendChild(el("strong", "author", post.author));
     if (post.author_handle && post.author_handle !== post.author) {
@@ -347,6 +348,15 @@
     connect();
   }
 
+  // A post deleted at its source leaves the live feed and the search results on screen.
+  function removePost(id) {
+    for (const list of [$("feed"), $("results")]) {
+      for (const card of Array.from(list.children)) {
+        if (card.dataset.id === id) card.remove();
+      }
+    }
+  }
+
   function handleEvent(event) {
     switch (event && event.type) {
       case "hello":
@@ -359,6 +369,9 @@
         break;
       case "alert":
         addAlert(event, true);
+        break;
+      case "deleted":
+        removePost(String(event.id || ""));
         break;
       case "lagged":
         state.missed += Number(event.missed) || 0;

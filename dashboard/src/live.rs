@@ -61,6 +61,10 @@ pub enum LiveEvent {
     Hello {
         teams: Vec<String>,
     },
+    /// The post `id` was deleted at its source: it leaves the feeds (and the index).
+    Deleted {
+        id: String,
+    },
 }
 
 /// What the live feed shows of a post.
@@ -221,7 +225,10 @@ impl Subscription {
     pub fn wants(&self, event: &LiveEvent) -> bool {
         match event {
             LiveEvent::Alert(alert) => self.wants_alert(alert),
-            LiveEvent::Post(_) | LiveEvent::Lagged { .. } | LiveEvent::Hello { .. } => true,
+            LiveEvent::Post(_)
+            | LiveEvent::Lagged { .. }
+            | LiveEvent::Hello { .. }
+            | LiveEvent::Deleted { .. } => true,
         }
     }
 }
