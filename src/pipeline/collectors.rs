@@ -235,6 +235,8 @@ mod tests {
             handles: vec!["@lumio".to_owned()],
             hashtags: vec!["#lumiofail".to_owned()],
             exclusions: vec!["lumio lamp".to_owned()],
+            context: Vec::new(),
+            context_window: 0,
         };
         let rules = x_rules(std::slice::from_ref(&brand));
         assert_eq!(rules.len(), 1);
