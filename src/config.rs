@@ -12,6 +12,7 @@
 //! `fixtures/veille.toml`.
 
 mod alerting;
+mod network;
 mod nlp_settings;
 mod raw;
 mod sources;
@@ -27,7 +28,7 @@ use dashboard::routing::{self, FieldSet};
 use dashboard::webhooks::WebhookTarget;
 use nlp::{Axis, Brand, Category, NlpConfig};
 
-pub use sources::{ReplayFiles, ReplaySource, SourceConfig, Speedup};
+pub use sources::{NetworkSource, ReplayFiles, ReplaySource, SourceConfig, SourceParams, Speedup};
 
 use raw::{RawAxis, RawBrand, RawConfig, RawRule, RawTeam};
 

@@ -19,9 +19,11 @@
 //! kills every task at once without a final commit, as a crash would: the index then holds
 //! what the last commit held, and the sources resume from the checkpoints in that commit.
 
+mod collectors;
 mod health;
 mod index_task;
 mod sources;
+mod stalls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -75,6 +77,7 @@ pub struct RunningPipeline {
     stop_alerts: CancellationToken,
     stop_server: CancellationToken,
     source_tasks: Vec<JoinHandle<()>>,
+    stall_task: JoinHandle<()>,
     nlp_task: JoinHandle<()>,
     alert_task: JoinHandle<()>,
     index_task: JoinHandle<()>,
@@ -141,16 +144,26 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
     let checkpoints = writer.committed_checkpoints().clone();
     let source_tasks = sources::spawn_all(
         &config.sources,
+        &config.nlp.brands,
         &checkpoints,
         collected_tx,
         &stop_sources,
         &stats,
     )?;
+    let stall_task = tokio::spawn(stalls::watch(
+        Arc::clone(&stats),
+        config.teams.clone(),
+        Arc::clone(&alert_log),
+        live.clone(),
+        stalls::CHECK_EVERY,
+        stop_sources.clone(),
+    ));
     let nlp_task = tokio::spawn(run_nlp(
         analyzer,
         collected_rx,
         analysed_tx,
         alert_tx,
+        live.clone(),
         Arc::clone(&stats),
     ));
     let stop_alerts = CancellationToken::new();
@@ -221,6 +234,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         stop_alerts,
         stop_server,
         source_tasks,
+        stall_task,
         nlp_task,
         alert_task,
         index_task,
@@ -237,6 +251,7 @@ impl RunningPipeline {
         for task in self.source_tasks {
             let _ = task.await;
         }
+        let _ = self.stall_task.await;
         let _ = self.nlp_task.await;
         self.stop_alerts.cancel();
         let _ = self.alert_task.await;
@@ -262,6 +277,7 @@ impl RunningPipeline {
             .chain([
                 self.nlp_task,
                 self.alert_task,
+                self.stall_task,
                 self.index_task,
                 self.server_task,
             ])
@@ -282,12 +298,14 @@ impl RunningPipeline {
 }
 
 /// The NLP stage: analyses each post of each batch, and hands the relevant ones on to the
-/// alert engine at once and to the index with the batch's checkpoint.
+/// alert engine at once and to the index with the batch's checkpoint; deletions go to the
+/// index and, as `deleted` events, to the dashboards' live feeds.
 async fn run_nlp(
     analyzer: Arc<Analyzer>,
     mut input: mpsc::Receiver<collector::Batch>,
     to_index: mpsc::Sender<AnalysedBatch>,
     to_alerts: mpsc::Sender<Arc<AnalysedPost>>,
+    live: broadcast::Sender<LiveEvent>,
     stats: Arc<PipelineStats>,
 ) {
     while let Some(batch) = input.recv().await {
@@ -309,6 +327,10 @@ async fn run_nlp(
                 tracing::warn!("alert engine stopped; alerts are no longer raised");
                 break;
             }
+        }
+        // Dashboards drop deleted posts from their live feed (nobody watching is fine).
+        for id in &analysed.deletions {
+            let _ = live.send(LiveEvent::Deleted { id: id.to_string() });
         }
         if to_index.send(analysed).await.is_err() {
             tracing::error!("index writer stopped; stopping the nlp stage");

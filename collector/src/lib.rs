@@ -14,16 +14,29 @@
 //!
 //! This crate knows nothing else of veille.
 
+pub mod backoff;
+pub mod bluesky;
+pub mod dedupe;
+pub mod discourse;
 pub mod error;
+pub mod feed;
+pub mod http;
+pub mod mastodon;
+pub mod matching;
 pub mod post;
+pub mod reddit;
 pub mod replay;
 pub mod runner;
+pub mod secret;
 pub mod source;
 pub mod stats;
+pub mod x;
 
+pub use backoff::FailureClass;
 pub use error::CollectError;
 pub use post::{Author, Change, Engagement, MavenSignals, Post, PostId, Relation, SourceKind};
 pub use replay::{Replay, ReplayConfig, ReplayFile, load_dir};
 pub use runner::run_source;
+pub use secret::Secret;
 pub use source::{Batch, Checkpoint, Source};
-pub use stats::{SourceStats, SourceStatsSnapshot};
+pub use stats::{DropReason, SourceStats, SourceStatsSnapshot};

@@ -9,9 +9,10 @@
 //! * shutdown is prompt: waiting for a batch, for channel room or for a backoff is cancelled
 //!   by the token; a batch not yet sent then is lost here, but its checkpoint was never
 //!   committed, so the source re-delivers it after a restart;
-//! * a retryable error is counted in `errors`, logged, and retried after
-//!   [`backoff_delay`]; a fatal error is counted and returned; an exhausted source or a
-//!   closed receiver ends the loop with `Ok`.
+//! * a retryable error is counted in `errors` and `reconnects`, logged, and retried after
+//!   the pause its [`FailureClass`] asks for (see [`crate::backoff`]), jittered; a fatal
+//!   error is counted and returned; an exhausted source or a closed receiver ends the loop
+//!   with `Ok`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,42 +21,46 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::{self, FailureClass};
 use crate::error::CollectError;
 use crate::source::{Batch, Source};
 use crate::stats::SourceStats;
 
-/// First pause after a failure.
-pub const BACKOFF_INITIAL: Duration = Duration::from_secs(1);
-/// Longest pause between retries.
-pub const BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// Healthy flow needed before the failure count is forgotten, so that connect-then-drop
 /// loops keep backing off.
 pub const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(60);
 
-/// The pause before retry number `attempt` (0 for the first retry): the source's own
-/// `retry_after` when it gave one, else 1 s doubled per attempt, capped at 60 s.
-pub fn backoff_delay(attempt: u32, retry_after: Option<Duration>) -> Duration {
-    if let Some(asked) = retry_after {
-        return asked;
-    }
-    let factor = 2u32.checked_pow(attempt).unwrap_or(u32::MAX);
-    BACKOFF_INITIAL.saturating_mul(factor).min(BACKOFF_MAX)
-}
-
-/// Counts consecutive failures, forgetting them after [`BACKOFF_RESET_AFTER`] of health.
+/// Counts consecutive failures of one class, forgetting them after
+/// [`BACKOFF_RESET_AFTER`] of health, and turns them into pauses by the policy of
+/// [`crate::backoff`].
 #[derive(Debug, Default)]
 pub struct Backoff {
     failures: u32,
+    class: Option<FailureClass>,
     healthy_since: Option<Instant>,
 }
 
 impl Backoff {
-    /// Records a failure and returns how long to wait before retrying.
-    pub fn on_failure(&mut self, retry_after: Option<Duration>) -> Duration {
-        let delay = backoff_delay(self.failures, retry_after);
+    /// Records a failure and returns how long to wait before retrying (`None`: do not).
+    /// `unit` in [0, 1) picks the jitter; a wait the server asked for is never shortened.
+    pub fn on_failure(
+        &mut self,
+        class: FailureClass,
+        retry_after: Option<Duration>,
+        unit: f64,
+    ) -> Option<Duration> {
+        if self.class != Some(class) {
+            self.failures = 0;
+            self.class = Some(class);
+        }
+        let delay = backoff::base_delay(class, self.failures, retry_after)?;
         self.failures = self.failures.saturating_add(1);
         self.healthy_since = None;
-        delay
+        let floor = match retry_after {
+            Some(_) => delay,
+            None => Duration::ZERO,
+        };
+        Some(backoff::jittered(delay, unit, floor))
     }
 
     /// Records a successful batch at `now`.
@@ -67,6 +72,7 @@ impl Backoff {
             None => self.healthy_since = Some(now),
             Some(since) if now.duration_since(since) >= BACKOFF_RESET_AFTER => {
                 self.failures = 0;
+                self.class = None;
                 self.healthy_since = None;
             }
             Some(_) => {}
@@ -125,8 +131,17 @@ pub async fn run_source<S: Source>(
                 return Ok(());
             }
             Err(error) if error.is_retryable() => {
-                SourceStats::add(&stats.errors, 1);
-                let delay = backoff.on_failure(error.retry_after());
+                let class = error.class();
+                let Some(delay) = backoff.on_failure(class, error.retry_after(), fastrand::f64())
+                else {
+                    stats.failed(class, false);
+                    tracing::error!(source = %name, error = %error, "source failed for good");
+                    return Err(error);
+                };
+                stats.failed(class, true);
+                if backoff::at_cap(class, delay) {
+                    tracing::error!(source = %name, error = %error, retry_in = ?delay, "source degraded: backoff at its cap");
+                }
                 tracing::warn!(
                     source = %name,
                     error = %error,
@@ -144,7 +159,7 @@ pub async fn run_source<S: Source>(
                 }
             }
             Err(error) => {
-                SourceStats::add(&stats.errors, 1);
+                stats.failed(error.class(), false);
                 tracing::error!(source = %name, error = %error, "source failed for good");
                 return Err(error);
             }
@@ -161,34 +176,51 @@ mod tests {
     use super::*;
     use crate::source::Checkpoint;
 
-    #[test]
-    fn backoff_doubles_from_one_second_to_a_minute() {
-        let delays: Vec<u64> = (0..9)
-            .map(|attempt| backoff_delay(attempt, None).as_secs())
-            .collect();
-        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
-        assert_eq!(backoff_delay(u32::MAX, None), BACKOFF_MAX);
-    }
+    const NO_JITTER: f64 = 1.0;
 
     #[test]
-    fn backoff_honours_retry_after() {
-        let asked = Duration::from_secs(900);
-        assert_eq!(backoff_delay(0, Some(asked)), asked);
-        assert_eq!(backoff_delay(5, Some(Duration::ZERO)), Duration::ZERO);
+    fn backoff_follows_the_class_and_honours_retry_after() {
+        let mut backoff = Backoff::default();
+        let server = |backoff: &mut Backoff| {
+            backoff
+                .on_failure(FailureClass::Server, None, NO_JITTER)
+                .unwrap()
+        };
+        assert_eq!(server(&mut backoff), Duration::from_secs(5));
+        assert_eq!(server(&mut backoff), Duration::from_secs(10));
+        // Another class starts its own sequence.
+        let asked =
+            backoff.on_failure(FailureClass::RateLimited, Some(Duration::from_secs(9)), 0.0);
+        assert_eq!(
+            asked,
+            Some(Duration::from_secs(10)),
+            "asked wait + 1 s, never jittered down"
+        );
+        assert_eq!(
+            backoff.on_failure(FailureClass::BadRequest, None, NO_JITTER),
+            None
+        );
+        let jittered = backoff.on_failure(FailureClass::Server, None, 0.0).unwrap();
+        assert_eq!(jittered, Duration::from_millis(2500));
     }
 
     #[test]
     fn failures_are_forgotten_only_after_a_minute_of_health() {
         let start = Instant::now();
         let mut backoff = Backoff::default();
-        assert_eq!(backoff.on_failure(None), Duration::from_secs(1));
-        assert_eq!(backoff.on_failure(None), Duration::from_secs(2));
+        let network = |backoff: &mut Backoff| {
+            backoff
+                .on_failure(FailureClass::Network, None, NO_JITTER)
+                .unwrap()
+        };
+        assert_eq!(network(&mut backoff), Duration::ZERO);
+        assert_eq!(network(&mut backoff), Duration::from_millis(250));
         backoff.on_success(start);
         backoff.on_success(start + Duration::from_secs(30));
         assert_eq!(backoff.failures(), 2);
         backoff.on_success(start + Duration::from_secs(60));
         assert_eq!(backoff.failures(), 0);
-        assert_eq!(backoff.on_failure(None), Duration::from_secs(1));
+        assert_eq!(network(&mut backoff), Duration::ZERO);
     }
 
     /// A source that plays back a script of results, then waits forever.
@@ -225,9 +257,10 @@ mod tests {
         }
     }
 
-    fn transient(retry_after: Option<Duration>) -> CollectError {
+    fn transient(class: FailureClass, retry_after: Option<Duration>) -> CollectError {
         CollectError::Transient {
             source_name: "scripted".to_owned(),
+            class,
             reason: "boom".to_owned(),
             retry_after,
         }
@@ -238,8 +271,11 @@ mod tests {
         let source = Scripted {
             script: VecDeque::from([
                 Ok(Some(batch(1))),
-                Err(transient(None)),
-                Err(transient(Some(Duration::from_secs(30)))),
+                Err(transient(FailureClass::Network, None)),
+                Err(transient(
+                    FailureClass::RateLimited,
+                    Some(Duration::from_secs(30)),
+                )),
                 Ok(Some(batch(0))),
                 Ok(Some(batch(2))),
                 Ok(None),
@@ -255,7 +291,8 @@ mod tests {
         assert_eq!(receiver.recv().await.unwrap().posts.len(), 1);
         assert_eq!(receiver.recv().await.unwrap().posts.len(), 2);
         assert!(receiver.recv().await.is_none());
-        assert_eq!(stats.snapshot().errors, 2);
+        let snapshot = stats.snapshot();
+        assert_eq!((snapshot.errors, snapshot.reconnects), (2, 2));
     }
 
     #[tokio::test]

@@ -1,8 +1,8 @@
 // veille dashboard page: the team inbox (alerts with their lifecycle), the live feed, and
 // for managers the trend charts and search; a status panel; a post detail with relabeling.
 //
-// Data comes from /api/session, /api/meta, /api/alerts, /api/search, /api/status and the
-// /ws WebSocket. Post text, author names and every other value from the server are
+// Data comes from /api/session, /api/meta, /api/alerts, /api/search, /api/status,
+// /api/health and the /ws WebSocket. Post text, author names and every other value from the server are
 // untrusted: they are only ever inserted with textContent on elements created here, links
 // are made only for http(s) URLs (opened with rel="noopener noreferrer"), and class names
 // are built only from fixed lists. Nothing from the server is ever parsed as HTML.
@@ -170,6 +170,7 @@
   function postCard(post) {
     const card = el("li", "card post clickable");
     card.tabIndex = 0;
+    card.dataset.id = String(post.id || "");
     const head = el("div", "card-head");
     head.appendChild(el("strong", "author", post.author));
     if (post.author_handle && post.author_handle !== post.author) {
@@ -677,6 +678,15 @@
     });
   }
 
+  // A post deleted at its source leaves the live feed and the search results on screen.
+  function removePost(id) {
+    for (const list of [$("feed"), $("results")]) {
+      for (const card of Array.from(list.children)) {
+        if (card.dataset.id === id) card.remove();
+      }
+    }
+  }
+
   function handleEvent(event) {
     switch (event && event.type) {
       case "hello":
@@ -692,6 +702,9 @@
         break;
       case "alert_updated":
         upsertAlert(event, false);
+        break;
+      case "deleted":
+        removePost(String(event.id || ""));
         break;
       case "lagged":
         state.missed += Number(event.missed) || 0;
@@ -859,6 +872,50 @@
     });
   }
 
+  // Source status: state, stall and counters of each collector, from /api/health.
+  const SOURCE_STATES = ["running", "stalled", "finished", "failed"];
+
+  async function refreshSources() {
+    let health;
+    try {
+      health = await getJson("/api/health");
+    } catch (error) {
+      $("sources-summary").textContent = "unavailable";
+      return;
+    }
+    const sources = (health && health.stages && health.stages.sources) || {};
+    const list = $("sources");
+    list.replaceChildren();
+    let stalled = 0;
+    for (const [name, source] of Object.entries(sources)) {
+      const shown = source.stalled ? "stalled" : String(source.state || "running");
+      const kind = SOURCE_STATES.includes(shown) ? shown : "running";
+      if (kind === "stalled") stalled += 1;
+      const item = document.createElement("li");
+      item.className = "source source-" + kind;
+      const title = document.createElement("strong");
+      title.textContent = `${name} (${SOURCE_NAMES[source.kind] || String(source.kind || "")})`;
+      const badge = document.createElement("span");
+      badge.className = "source-state";
+      badge.textContent = shown;
+      const counts = document.createElement("span");
+      counts.className = "muted";
+      const dropped = source.dropped || {};
+      const droppedTotal = Object.values(dropped).reduce((sum, n) => sum + (Number(n) || 0), 0);
+      const silent = source.silent_seconds == null ? "no sign of life yet" : `last event ${source.silent_seconds} s ago`;
+      counts.textContent = ` ${source.posts || 0} posts, ${droppedTotal} dropped, ${source.reconnects || 0} reconnects, ${silent}`;
+      item.append(title, " ", badge, counts);
+      if (source.reason) {
+        const reason = document.createElement("div");
+        reason.className = "error";
+        reason.textContent = String(source.reason);
+        item.append(reason);
+      }
+      list.append(item);
+    }
+    $("sources-summary").textContent = stalled ? `${stalled} stalled` : "";
+  }
+
   async function start() {
     wireControls();
     try {
@@ -889,6 +946,8 @@
       runSearch(0);
       setInterval(renderCharts, 20000);
     }
+    refreshSources();
+    setInterval(refreshSources, 15000);
   }
 
   document.addEventListener("DOMContentLoaded", start);

@@ -96,6 +96,7 @@ fn router_with_shutdown(state: AppState, shutdown: CancellationToken) -> Router 
         .route("/api/logout", post(routes::login::logout))
         .route("/ws", get(live::websocket))
         .route("/api/health", get(routes::health::health))
+        .route("/metrics", get(routes::metrics::metrics))
         .route("/login", get(routes::login::page))
         .route("/assets/login.js", get(routes::login::script))
         .route("/api/login", post(routes::login::login));

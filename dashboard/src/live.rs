@@ -65,6 +65,10 @@ pub enum LiveEvent {
     Hello {
         teams: Vec<String>,
     },
+    /// The post `id` was deleted at its source: it leaves the feeds (and the index).
+    Deleted {
+        id: String,
+    },
 }
 
 /// What the live feed shows of a post.
@@ -260,7 +264,7 @@ impl Subscription {
             LiveEvent::Post(post) => {
                 self.every_alert || post.teams.iter().any(|team| self.teams.contains(team))
             }
-            LiveEvent::Lagged { .. } | LiveEvent::Hello { .. } => true,
+            LiveEvent::Lagged { .. } | LiveEvent::Hello { .. } | LiveEvent::Deleted { .. } => true,
         }
     }
 }

@@ -5,6 +5,7 @@ pub(crate) mod health;
 pub(crate) mod labels;
 pub(crate) mod login;
 pub(crate) mod meta;
+pub(crate) mod metrics;
 pub(crate) mod page;
 pub(crate) mod search;
 pub(crate) mod status;

@@ -8,8 +8,10 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use collector::SourceKind;
 use serde::Deserialize;
+
+use super::network;
+pub use super::network::{NetworkSource, SourceParams};
 
 use super::Origin;
 
@@ -45,21 +47,15 @@ pub struct ReplaySource {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SourceConfig {
     Replay(ReplaySource),
-    /// A live network source; its collector is chosen by `kind`.
-    Network {
-        name: String,
-        kind: SourceKind,
-        base_url: String,
-        /// Names of the environment variables holding its credentials.
-        credential_vars: Vec<String>,
-    },
+    /// A live network source; its collector is chosen by its kind.
+    Network(NetworkSource),
 }
 
 impl SourceConfig {
     pub fn name(&self) -> &str {
         match self {
             SourceConfig::Replay(replay) => &replay.name,
-            SourceConfig::Network { name, .. } => name,
+            SourceConfig::Network(network) => &network.name,
         }
     }
 }
@@ -75,12 +71,12 @@ pub(super) enum RawSpeedup {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub(super) enum RawSource {
     Replay(RawReplay),
-    X(RawX),
-    Bluesky(RawBluesky),
-    Mastodon(RawMastodon),
-    Reddit(RawReddit),
-    Discourse(RawDiscourse),
-    Feed(RawFeed),
+    X(network::RawX),
+    Bluesky(network::RawBluesky),
+    Mastodon(network::RawMastodon),
+    Reddit(network::RawReddit),
+    Discourse(network::RawDiscourse),
+    Feed(network::RawFeed),
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,57 +88,6 @@ pub(super) struct RawReplay {
     #[serde(default, rename = "loop")]
     loop_forever: bool,
     batch_size: Option<usize>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) struct RawX {
-    name: String,
-    base_url: Option<String>,
-    bearer_token_env: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) struct RawBluesky {
-    name: String,
-    base_url: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) struct RawMastodon {
-    name: String,
-    base_url: String,
-    token_env: String,
-    #[serde(default)]
-    streams: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) struct RawReddit {
-    name: String,
-    base_url: Option<String>,
-    client_id_env: String,
-    client_secret_env: String,
-    #[serde(default)]
-    subreddits: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) struct RawDiscourse {
-    name: String,
-    base_url: String,
-    api_key_env: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) struct RawFeed {
-    name: String,
-    base_url: String,
 }
 
 /// Default replay batch size when running unpaced.
@@ -160,76 +105,7 @@ pub(super) fn validate(
         let path = format!("sources[{position}]");
         let resolved = match source {
             RawSource::Replay(replay) => validate_replay(replay, &path, base_dir, origin, problems),
-            RawSource::X(x) => network(
-                x.name,
-                SourceKind::X,
-                x.base_url,
-                "https://api.x.com",
-                &["http", "https"],
-                vec![x.bearer_token_env],
-                &path,
-                problems,
-            ),
-            RawSource::Bluesky(bluesky) => network(
-                bluesky.name,
-                SourceKind::Bluesky,
-                bluesky.base_url,
-                "wss://jetstream2.us-east.bsky.network",
-                &["ws", "wss"],
-                Vec::new(),
-                &path,
-                problems,
-            ),
-            RawSource::Mastodon(mastodon) => {
-                if mastodon.streams.is_empty() {
-                    problems.push(format!("{path}.streams: list at least one stream"));
-                }
-                network(
-                    mastodon.name,
-                    SourceKind::Mastodon,
-                    Some(mastodon.base_url),
-                    "",
-                    &["http", "https"],
-                    vec![mastodon.token_env],
-                    &path,
-                    problems,
-                )
-            }
-            RawSource::Reddit(reddit) => {
-                if reddit.subreddits.is_empty() {
-                    problems.push(format!("{path}.subreddits: list at least one subreddit"));
-                }
-                network(
-                    reddit.name,
-                    SourceKind::Reddit,
-                    reddit.base_url,
-                    "https://oauth.reddit.com",
-                    &["http", "https"],
-                    vec![reddit.client_id_env, reddit.client_secret_env],
-                    &path,
-                    problems,
-                )
-            }
-            RawSource::Discourse(discourse) => network(
-                discourse.name,
-                SourceKind::Discourse,
-                Some(discourse.base_url),
-                "",
-                &["http", "https"],
-                discourse.api_key_env.into_iter().collect(),
-                &path,
-                problems,
-            ),
-            RawSource::Feed(feed) => network(
-                feed.name,
-                SourceKind::Feed,
-                Some(feed.base_url),
-                "",
-                &["http", "https"],
-                Vec::new(),
-                &path,
-                problems,
-            ),
+            other => network::validate(other, &path, problems).map(SourceConfig::Network),
         };
         let Some(resolved) = resolved else { continue };
         if resolved.name().trim().is_empty() {
@@ -290,47 +166,4 @@ fn validate_replay(
         loop_forever: replay.loop_forever,
         batch_size,
     }))
-}
-
-/// Checks a network source's base URL and credential variable names.
-#[allow(clippy::too_many_arguments)]
-fn network(
-    name: String,
-    kind: SourceKind,
-    base_url: Option<String>,
-    default_url: &str,
-    schemes: &[&str],
-    credential_vars: Vec<String>,
-    path: &str,
-    problems: &mut Vec<String>,
-) -> Option<SourceConfig> {
-    let base_url = base_url.unwrap_or_else(|| default_url.to_string());
-    match base_url.split_once("://") {
-        Some((scheme, rest)) if schemes.contains(&scheme) && !rest.is_empty() => {}
-        _ => {
-            let allowed: Vec<String> = schemes.iter().map(|s| format!("{s}://")).collect();
-            problems.push(format!(
-                "{path}.base-url: `{base_url}` must start with {}",
-                allowed.join(" or ")
-            ));
-            return None;
-        }
-    }
-    for variable in &credential_vars {
-        let valid = !variable.is_empty()
-            && variable
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            problems.push(format!(
-                "{path}: `{variable}` is not an environment variable name (credentials are read from the environment, never written in the file)"
-            ));
-        }
-    }
-    Some(SourceConfig::Network {
-        name,
-        kind,
-        base_url,
-        credential_vars,
-    })
 }

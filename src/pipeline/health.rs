@@ -35,6 +35,12 @@ impl SourceState {
         }
     }
 
+    fn is_running(&self) -> bool {
+        self.state
+            .lock()
+            .is_ok_and(|state| matches!(*state, SourceStatus::Running))
+    }
+
     fn to_json(&self) -> Value {
         let status = self
             .state
@@ -49,8 +55,16 @@ impl SourceState {
     }
 }
 
-/// A source's counters and lifecycle, as registered when it starts.
-type RegisteredSource = (Arc<SourceStats>, Arc<SourceState>);
+/// A source's label (`x`, `bluesky`... or `replay`), counters and lifecycle, as
+/// registered when it starts.
+type RegisteredSource = (&'static str, Arc<SourceStats>, Arc<SourceState>);
+
+/// A running source as the stall watcher sees it.
+pub(crate) struct WatchedSource {
+    pub(crate) name: String,
+    pub(crate) label: &'static str,
+    pub(crate) stats: Arc<SourceStats>,
+}
 
 /// Counters of every stage, updated on the hot path with relaxed atomics.
 #[derive(Debug, Default)]
@@ -75,12 +89,33 @@ impl PipelineStats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(super) fn register_source(&self, name: &str, stats: Arc<SourceStats>) -> Arc<SourceState> {
+    pub(super) fn register_source(
+        &self,
+        name: &str,
+        label: &'static str,
+        stats: Arc<SourceStats>,
+    ) -> Arc<SourceState> {
         let state = Arc::new(SourceState::default());
         if let Ok(mut sources) = self.sources.lock() {
-            sources.insert(name.to_string(), (stats, Arc::clone(&state)));
+            sources.insert(name.to_string(), (label, stats, Arc::clone(&state)));
         }
         state
+    }
+
+    /// The sources still running.
+    pub(crate) fn running_sources(&self) -> Vec<WatchedSource> {
+        let Ok(sources) = self.sources.lock() else {
+            return Vec::new();
+        };
+        sources
+            .iter()
+            .filter(|(_, (_, _, state))| state.is_running())
+            .map(|(name, (label, stats, _))| WatchedSource {
+                name: name.clone(),
+                label,
+                stats: Arc::clone(stats),
+            })
+            .collect()
     }
 
     pub(super) fn count_drop(&self, reason: DropReason) {
@@ -106,7 +141,7 @@ impl PipelineStats {
         let Ok(sources) = self.sources.lock() else {
             return false;
         };
-        sources.values().all(|(_, state)| {
+        sources.values().all(|(_, _, state)| {
             state
                 .state
                 .lock()
@@ -119,8 +154,11 @@ impl PipelineStats {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let mut sources = serde_json::Map::new();
         if let Ok(registered) = self.sources.lock() {
-            for (name, (stats, state)) in registered.iter() {
+            for (name, (label, stats, state)) in registered.iter() {
                 let mut entry = state.to_json();
+                if let Value::Object(fields) = &mut entry {
+                    fields.insert("kind".to_owned(), json!(label));
+                }
                 if let (Value::Object(fields), Ok(Value::Object(counters))) =
                     (&mut entry, serde_json::to_value(stats.snapshot()))
                 {

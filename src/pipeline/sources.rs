@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use collector::replay::{Replay, ReplayConfig};
 use collector::runner::run_source;
 use collector::{Batch, Checkpoint, SourceStats};
@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::PipelineStats;
+use super::collectors;
 use super::health::SourceState;
 use crate::config::{ReplayFiles, SourceConfig, Speedup};
 use crate::fixtures;
@@ -20,6 +21,7 @@ use crate::fixtures;
 /// Starts one task per configured source.
 pub(super) fn spawn_all(
     sources: &[SourceConfig],
+    brands: &[nlp::Brand],
     checkpoints: &BTreeMap<String, Checkpoint>,
     out: mpsc::Sender<Batch>,
     stop: &CancellationToken,
@@ -30,7 +32,11 @@ pub(super) fn spawn_all(
         let name = source.name().to_string();
         let resume = checkpoints.get(&name);
         let source_stats = Arc::new(SourceStats::default());
-        let state = stats.register_source(&name, Arc::clone(&source_stats));
+        let label = match source {
+            SourceConfig::Replay(_) => "replay",
+            SourceConfig::Network(network) => network.kind().as_str(),
+        };
+        let state = stats.register_source(&name, label, Arc::clone(&source_stats));
         match source {
             SourceConfig::Replay(replay) => {
                 let files = match &replay.files {
@@ -60,11 +66,17 @@ pub(super) fn spawn_all(
                     state,
                 )));
             }
-            SourceConfig::Network { kind, .. } => {
-                bail!(
-                    "source `{name}`: the {kind} collector is not available in this version; \
-                     use a `replay` source"
-                );
+            SourceConfig::Network(network) => {
+                let run = collectors::build(
+                    network,
+                    brands,
+                    resume,
+                    &source_stats,
+                    out.clone(),
+                    stop.clone(),
+                )?;
+                tracing::info!(source = %name, kind = %network.kind(), resumed = resume.is_some(), "source started");
+                tasks.push(tokio::spawn(supervise(name, run, state)));
             }
         }
     }

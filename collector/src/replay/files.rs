@@ -2,7 +2,9 @@
 //! them into an ordered list of posts plus the failures met on the way.
 //!
 //! Layout: `<dir>/<source>/<file>`; `x/*.jsonl` is an X API v2 stream body, `feed/*.xml`
-//! (also `.rss`, `.atom`) an RSS or Atom document. Other files are skipped with a warning.
+//! (also `.rss`, `.atom`) an RSS or Atom document, `bluesky/*.jsonl` Jetstream event lines,
+//! `mastodon/*.jsonl` streaming events, `reddit/*.json` a listing, `discourse/<host>.json` a
+//! `/posts.json` body. Other files are skipped with a warning.
 //!
 //! Promises: files are decoded in name order, items in file order; decoding never panics;
 //! every malformed item becomes one [`DecodeFailure`] naming its file and line.
@@ -11,7 +13,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use super::{feed, x_stream};
+use super::{feed, social, x_stream};
 use crate::error::CollectError;
 use crate::post::Post;
 
@@ -27,6 +29,10 @@ pub struct ReplayFile {
 pub enum FileFormat {
     XStream,
     Feed,
+    Jetstream,
+    MastodonStream,
+    RedditListing,
+    DiscoursePosts,
 }
 
 impl FileFormat {
@@ -35,6 +41,10 @@ impl FileFormat {
         let (folder, file) = name.split_once('/')?;
         match folder {
             "x" if file.ends_with(".jsonl") => Some(FileFormat::XStream),
+            "bluesky" if file.ends_with(".jsonl") => Some(FileFormat::Jetstream),
+            "mastodon" if file.ends_with(".jsonl") => Some(FileFormat::MastodonStream),
+            "reddit" if file.ends_with(".json") => Some(FileFormat::RedditListing),
+            "discourse" if file.ends_with(".json") => Some(FileFormat::DiscoursePosts),
             "feed"
                 if [".xml", ".rss", ".atom"]
                     .iter()
@@ -90,6 +100,14 @@ pub fn decode_file(file: &ReplayFile, observed_at: DateTime<Utc>) -> Option<Deco
     let decoded = match FileFormat::of(&file.name)? {
         FileFormat::XStream => x_stream::decode_stream(&file.name, &file.contents, observed_at),
         FileFormat::Feed => feed::decode_feed(&file.name, &file.contents, observed_at),
+        FileFormat::Jetstream => social::decode_jetstream(&file.name, &file.contents, observed_at),
+        FileFormat::MastodonStream => {
+            social::decode_mastodon(&file.name, &file.contents, observed_at)
+        }
+        FileFormat::RedditListing => social::decode_reddit(&file.name, &file.contents, observed_at),
+        FileFormat::DiscoursePosts => {
+            social::decode_discourse(&file.name, &file.contents, observed_at)
+        }
     };
     Some(decoded)
 }
@@ -151,7 +169,23 @@ mod tests {
             Some(FileFormat::Feed)
         );
         assert_eq!(FileFormat::of("x/stream.json"), None);
-        assert_eq!(FileFormat::of("mastodon/public.jsonl"), None);
+        assert_eq!(
+            FileFormat::of("mastodon/public.jsonl"),
+            Some(FileFormat::MastodonStream)
+        );
+        assert_eq!(
+            FileFormat::of("bluesky/jetstream.jsonl"),
+            Some(FileFormat::Jetstream)
+        );
+        assert_eq!(
+            FileFormat::of("reddit/r-france.json"),
+            Some(FileFormat::RedditListing)
+        );
+        assert_eq!(
+            FileFormat::of("discourse/forum.example.json"),
+            Some(FileFormat::DiscoursePosts)
+        );
+        assert_eq!(FileFormat::of("mastodon/public.txt"), None);
         assert_eq!(FileFormat::of("stream.jsonl"), None);
         let unknown = ReplayFile {
             name: "README.md".to_owned(),

@@ -1,7 +1,9 @@
 //! Replay source: streams recorded files (in the platforms' real wire formats) as if they
 //! were arriving live. It powers `veille demo` and the end-to-end tests.
 //!
-//! In: [`ReplayFile`]s (`x/*.jsonl` X stream bodies, `feed/*.xml` RSS/Atom documents), read
+//! In: [`ReplayFile`]s (`x/*.jsonl` X stream bodies, `feed/*.xml` RSS/Atom documents,
+//! `bluesky/*.jsonl` Jetstream events, `mastodon/*.jsonl` streaming events, `reddit/*.json`
+//! listings, `discourse/<host>.json` `/posts.json` bodies), read
 //! from disk with [`load_dir`] or embedded in the binary. Out: [`Batch`]es through
 //! [`Source::next_batch`].
 //!
@@ -18,10 +20,11 @@
 //!   id `<recorded key>~r<r>` (also in its url) and the current time as `created_at`, so
 //!   each round looks like new posts.
 
-mod feed;
+pub(crate) mod feed;
 mod feed_item;
 mod files;
-mod html;
+pub(crate) mod html;
+mod social;
 pub mod x_stream;
 
 use std::sync::Arc;

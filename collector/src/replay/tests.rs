@@ -474,7 +474,30 @@ fn fixtures_cover_the_special_cases() {
             .any(|post| post.text.contains("<script>alert(1)</script>"))
     );
     assert!(posts.iter().any(|post| post.lang.as_deref() == Some("fr")));
-    assert!(posts.iter().all(|post| !post.text.trim().is_empty()));
+    assert!(
+        posts
+            .iter()
+            .filter(|post| post.change != Change::Delete)
+            .all(|post| !post.text.trim().is_empty())
+    );
+    // Every source has a recording, with a deletion and an edit where the protocol has them.
+    for kind in crate::post::SourceKind::ALL {
+        assert!(
+            posts.iter().any(|post| post.source == kind),
+            "no {kind} fixture"
+        );
+    }
+    for kind in [
+        crate::post::SourceKind::Bluesky,
+        crate::post::SourceKind::Mastodon,
+    ] {
+        let of_kind = || posts.iter().filter(move |post| post.source == kind);
+        assert!(
+            of_kind().any(|post| post.change == Change::Delete),
+            "{kind}"
+        );
+        assert!(of_kind().any(|post| post.change == Change::Edit), "{kind}");
+    }
     let feed_posts = posts
         .iter()
         .filter(|post| post.source == crate::post::SourceKind::Feed);

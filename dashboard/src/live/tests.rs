@@ -165,6 +165,18 @@ fn events_are_tagged_by_type() {
     })
     .expect("json");
     assert_eq!(hello, json!({"type": "hello", "teams": ["care"]}));
+    let deleted = LiveEvent::Deleted {
+        id: "bluesky:at://did:plc:a/app.bsky.feed.post/1".to_owned(),
+    };
+    assert!(
+        Subscription::resolve(&[], &teams())
+            .expect("no team")
+            .wants(&deleted)
+    );
+    assert_eq!(
+        serde_json::to_value(&deleted).expect("json"),
+        json!({"type": "deleted", "id": "bluesky:at://did:plc:a/app.bsky.feed.post/1"})
+    );
     let post = serde_json::to_value(post_event("x:1")).expect("json");
     assert_eq!(post["type"], "post");
     assert_eq!(post["author"], "Eve <b>");
