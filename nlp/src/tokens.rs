@@ -6,6 +6,10 @@
 //! `@handles` (Mastodon's `@user@host` too), `#hashtags`, words (with inner apostrophes),
 //! numbers, emoji and emoticons; any other non-space character becomes a punctuation token.
 //!
+//! Printable ASCII text, on which those normalizers only lowercase, takes a fast path: the
+//! same pattern run by the `regex` crate over the ASCII-lowercased text, whose byte offsets
+//! are those of the original; it yields exactly the tokens of the general path (tested).
+//!
 //! Promises:
 //! * Never panics and never fails on any input: a normalisation error yields no tokens.
 //! * Tokens come in text order; [`Token::span`] is a byte range of the *original* text.
@@ -137,6 +141,8 @@ pub fn stem_word(stemmer: &Stemmer, folded: &str) -> String {
 pub struct Tokenizer {
     normalizer: Sequence,
     pre_tokenizer: Split,
+    /// [`TOKEN_PATTERN`] for the printable ASCII fast path.
+    ascii_pattern: regex::Regex,
     /// Known words a lowercase hashtag part may start with, longest first.
     hashtag_prefixes: Vec<String>,
 }
@@ -161,9 +167,14 @@ impl Tokenizer {
             true,
         )
         .map_err(|error| matcher_error("token pattern", error))?;
+        let ascii_pattern = regex::Regex::new(TOKEN_PATTERN).map_err(|error| NlpError::Matcher {
+            what: "token pattern".to_owned(),
+            error: Box::new(error),
+        })?;
         Ok(Tokenizer {
             normalizer,
             pre_tokenizer,
+            ascii_pattern,
             hashtag_prefixes: Vec::new(),
         })
     }
@@ -186,20 +197,35 @@ impl Tokenizer {
 
     /// Splits `text` into tokens whose `stem` is still the folded text (see [`stem_tokens`]).
     pub fn tokenize(&self, text: &str) -> Vec<Token> {
-        let mut tokens = Vec::new();
-        let mut pre_tokenized = PreTokenizedString::from(text);
         // On printable ASCII, Nmt, NFKC and the apostrophe rule change nothing.
         let printable_ascii = text
             .bytes()
             .all(|byte| byte.is_ascii_graphic() || byte.is_ascii_whitespace());
+        if printable_ascii {
+            return self.tokenize_ascii(text);
+        }
+        self.tokenize_general(text)
+    }
+
+    /// The fast path: lowercasing ASCII keeps every byte offset, so the pattern's matches
+    /// on the lowercased text are the splits, and their ranges are original spans.
+    fn tokenize_ascii(&self, text: &str) -> Vec<Token> {
+        let lowercase = text.to_ascii_lowercase();
+        let mut tokens = Vec::with_capacity(text.len() / 4);
+        for found in self.ascii_pattern.find_iter(&lowercase) {
+            let normalized = found.as_str();
+            let original = text.get(found.range()).unwrap_or(normalized);
+            self.push_split(&mut tokens, normalized, original, found.range());
+        }
+        tokens
+    }
+
+    /// The general path, through the `tokenizers` normalizers and pre-tokenizer.
+    fn tokenize_general(&self, text: &str) -> Vec<Token> {
+        let mut tokens = Vec::new();
+        let mut pre_tokenized = PreTokenizedString::from(text);
         let prepared = pre_tokenized
-            .normalize(|normalized| {
-                if printable_ascii {
-                    Lowercase.normalize(normalized)
-                } else {
-                    self.normalizer.normalize(normalized)
-                }
-            })
+            .normalize(|normalized| self.normalizer.normalize(normalized))
             .and_then(|()| self.pre_tokenizer.pre_tokenize(&mut pre_tokenized));
         if let Err(error) = prepared {
             tracing::debug!(%error, "text could not be tokenized");

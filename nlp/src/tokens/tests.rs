@@ -209,3 +209,46 @@ fn weird_input_never_panics() {
         }
     }
 }
+
+/// A small deterministic generator (xorshift), so the test needs no dependency.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[test]
+fn the_ascii_fast_path_gives_the_tokens_of_the_general_path() {
+    let tokenizer = tokenizer().with_hashtag_prefixes(["lumio".to_owned()]);
+    let pieces = [
+        "a", "Z", "lumio", "Lumio", "LUMIO", "soooo", "1", "42", "3.5", "1,000", "12:30", ".",
+        ",", ":", ";", "=", "-", "+", "%", "_", "@", "#", "'", "'s", "l'", "qu'", "n't", "(",
+        ")", "/", "|", "[", "]", "<", "<3", ">", "!", "?", "\"", "http://", "https://", "www.",
+        "x.com/A?b=1", "mail", "fail", "Fail", "HTTPServer", "5G", " ", " ", "  ", "\n", "\t",
+        "\r", "~", "*", "&", "$", "^", "`", "{", "}", "\\",
+    ];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut texts: Vec<String> = vec![
+        "@Lumio_Help see https://lumio.fr/Offres?x=1). mail me: a.b@ex.com #LumioFail".into(),
+        "l'internet de Lumio's box :( <3 :-) =] soooo BAD!!! #Lumio5GDown qu'il".into(),
+        "@user@mastodon.social #lumiofibre 1.000,50 www.lumio.fr, 8am".into(),
+    ];
+    for _ in 0..3000 {
+        let length = 1 + next(&mut state) % 14;
+        let mut text = String::new();
+        for _ in 0..length {
+            let at = usize::try_from(next(&mut state) % pieces.len() as u64).unwrap();
+            text.push_str(pieces[at]);
+        }
+        texts.push(text);
+    }
+    for text in &texts {
+        assert!(text.is_ascii());
+        assert_eq!(
+            tokenizer.tokenize_ascii(text),
+            tokenizer.tokenize_general(text),
+            "{text:?}"
+        );
+    }
+}
