@@ -89,9 +89,15 @@ fn config(brands: &BTreeSet<String>) -> NlpConfig {
         axes: vec![Axis {
             name: "topic".into(),
             categories: vec![
-                category("outage", &["outage", "down", "no signal", "panne", "coupure"]),
+                category(
+                    "outage",
+                    &["outage", "down", "no signal", "panne", "coupure"],
+                ),
                 category("billing", &["bill", "invoice", "refund", "facture"]),
-                category("support", &["support", "customer service", "service client"]),
+                category(
+                    "support",
+                    &["support", "customer service", "service client"],
+                ),
             ],
             model: None,
         }],
@@ -126,7 +132,11 @@ fn golden() -> String {
         // FNV-1a over every (bucket, value bits): any changed bit changes it.
         let mut hash = 0xcbf2_9ce4_8422_2325u64;
         for (bucket, value) in &vector {
-            for byte in bucket.to_le_bytes().into_iter().chain(value.to_bits().to_le_bytes()) {
+            for byte in bucket
+                .to_le_bytes()
+                .into_iter()
+                .chain(value.to_bits().to_le_bytes())
+            {
                 hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
             }
         }
