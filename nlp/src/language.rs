@@ -13,7 +13,6 @@
 //! Promises: never panics; answers `und` when the text is too short or the signals are weak
 //! or disagree, rather than guessing.
 
-
 use whatlang::{Detector, Lang};
 
 use crate::fasthash::FastMap;

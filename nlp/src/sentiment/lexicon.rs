@@ -387,8 +387,8 @@ fn collapse_to_two(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
     use crate::tokens::{TokenKind, Tokenizer};
+    use std::collections::HashMap;
 
     /// The entry lines of a section of a lexicon file.
     fn section_lines<'a>(source: &'a str, name: &str) -> impl Iterator<Item = &'a str> {
