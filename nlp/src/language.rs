@@ -13,9 +13,9 @@
 //! Promises: never panics; answers `und` when the text is too short or the signals are weak
 //! or disagree, rather than guessing.
 
-use std::collections::HashMap;
-
 use whatlang::{Detector, Lang};
+
+use crate::fasthash::FastMap;
 
 use crate::tokens::{Token, TokenKind};
 
@@ -112,7 +112,7 @@ pub struct LanguageDetector {
     any_language: Detector,
     allowlisted: Detector,
     /// Function word → bit set of the [`FUNCTION_WORDS`] languages it belongs to.
-    function_words: HashMap<&'static str, u8>,
+    function_words: FastMap<&'static str, u8>,
 }
 
 impl std::fmt::Debug for LanguageDetector {
@@ -129,7 +129,7 @@ impl Default for LanguageDetector {
 
 impl LanguageDetector {
     pub fn new() -> LanguageDetector {
-        let mut function_words: HashMap<&'static str, u8> = HashMap::new();
+        let mut function_words: FastMap<&'static str, u8> = FastMap::default();
         for (index, (_, words)) in FUNCTION_WORDS.iter().enumerate() {
             for word in *words {
                 *function_words.entry(word).or_default() |= 1 << index;

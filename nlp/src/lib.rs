@@ -29,6 +29,7 @@ pub mod analyzer;
 pub mod classify;
 pub mod config;
 pub mod error;
+mod fasthash;
 pub mod feedback;
 pub mod intent;
 pub mod language;

@@ -6,10 +6,11 @@
 //! stream (the stream is joined with single spaces; keys never contain white space), and
 //! every match is reported, overlapping ones included. Several payloads may share a phrase.
 
-use std::collections::HashMap;
 use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, MatchKind};
+
+use crate::fasthash::FastMap;
 
 use crate::error::NlpError;
 
@@ -26,7 +27,7 @@ pub(crate) struct PhraseSetBuilder<T> {
     patterns: Vec<String>,
     lengths: Vec<usize>,
     payloads: Vec<Vec<T>>,
-    index: HashMap<String, usize>,
+    index: FastMap<String, usize>,
 }
 
 impl<T> Default for PhraseSetBuilder<T> {
@@ -35,7 +36,7 @@ impl<T> Default for PhraseSetBuilder<T> {
             patterns: Vec::new(),
             lengths: Vec::new(),
             payloads: Vec::new(),
-            index: HashMap::new(),
+            index: FastMap::default(),
         }
     }
 }

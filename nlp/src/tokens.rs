@@ -6,6 +6,11 @@
 //! `@handles` (Mastodon's `@user@host` too), `#hashtags`, words (with inner apostrophes),
 //! numbers, emoji and emoticons; any other non-space character becomes a punctuation token.
 //!
+//! Text on which those normalizers only lowercase without changing a character's length
+//! (printable ASCII, Latin-1 letters, emoji: [`is_simple`]) takes a fast path: the same
+//! pattern run by the `regex` crate over the lowercased text, whose byte offsets are those
+//! of the original; it yields exactly the tokens of the general path (tested).
+//!
 //! Promises:
 //! * Never panics and never fails on any input: a normalisation error yields no tokens.
 //! * Tokens come in text order; [`Token::span`] is a byte range of the *original* text.
@@ -17,6 +22,8 @@
 //!   stemmed (words only). Folding comes *before* stemming, so a word and its unaccented
 //!   spelling always share their stem.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::Range;
 
 use rust_stemmers::{Algorithm, Stemmer};
@@ -113,18 +120,50 @@ pub fn stem_algorithm(language: &str) -> Algorithm {
     }
 }
 
-/// Stems the words of `tokens` (`stem` was the folded text until now).
+thread_local! {
+    /// Stems already computed by this thread, for English and for French.
+    static STEMS: RefCell<[HashMap<String, String>; 2]> = RefCell::new(Default::default());
+}
+
+/// Stems the words of `tokens` (`stem` was the folded text until now). Stems are cached
+/// per thread: stemming is a pure function of the algorithm and the word.
 pub fn stem_tokens(tokens: &mut [Token], algorithm: Algorithm) {
     let stemmer = Stemmer::create(algorithm);
-    for token in tokens
-        .iter_mut()
-        .filter(|token| token.kind == TokenKind::Word)
-    {
-        let stemmed = stemmer.stem(&token.folded);
-        if stemmed != token.stem {
-            token.stem = stemmed.into_owned();
+    let slot = match algorithm {
+        Algorithm::English => 0,
+        Algorithm::French => 1,
+        _ => {
+            for token in tokens
+                .iter_mut()
+                .filter(|token| token.kind == TokenKind::Word)
+            {
+                token.stem = stemmer.stem(&token.folded).into_owned();
+            }
+            return;
         }
-    }
+    };
+    STEMS.with_borrow_mut(|caches| {
+        let cache = &mut caches[slot];
+        for token in tokens
+            .iter_mut()
+            .filter(|token| token.kind == TokenKind::Word)
+        {
+            if let Some(stemmed) = cache.get(token.folded.as_str()) {
+                if *stemmed != token.stem {
+                    token.stem.clone_from(stemmed);
+                }
+                continue;
+            }
+            let stemmed = stemmer.stem(&token.folded).into_owned();
+            if cache.len() >= chars::CACHE_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(token.folded.clone(), stemmed.clone());
+            if stemmed != token.stem {
+                token.stem = stemmed;
+            }
+        }
+    });
 }
 
 /// Stems one folded word.
@@ -137,6 +176,8 @@ pub fn stem_word(stemmer: &Stemmer, folded: &str) -> String {
 pub struct Tokenizer {
     normalizer: Sequence,
     pre_tokenizer: Split,
+    /// [`TOKEN_PATTERN`] for the fast path ([`simple_lowercase`]).
+    ascii_pattern: regex::Regex,
     /// Known words a lowercase hashtag part may start with, longest first.
     hashtag_prefixes: Vec<String>,
 }
@@ -161,9 +202,15 @@ impl Tokenizer {
             true,
         )
         .map_err(|error| matcher_error("token pattern", error))?;
+        let ascii_pattern =
+            regex::Regex::new(TOKEN_PATTERN).map_err(|error| NlpError::Matcher {
+                what: "token pattern".to_owned(),
+                error: Box::new(error),
+            })?;
         Ok(Tokenizer {
             normalizer,
             pre_tokenizer,
+            ascii_pattern,
             hashtag_prefixes: Vec::new(),
         })
     }
@@ -186,20 +233,31 @@ impl Tokenizer {
 
     /// Splits `text` into tokens whose `stem` is still the folded text (see [`stem_tokens`]).
     pub fn tokenize(&self, text: &str) -> Vec<Token> {
+        match simple_lowercase(text) {
+            Some(lowercase) => self.tokenize_simple(text, &lowercase),
+            None => self.tokenize_general(text),
+        }
+    }
+
+    /// The fast path, for a text of [`is_simple`] characters: its `lowercase` has the
+    /// byte offsets of the original, so the pattern's matches on it are the splits, and
+    /// their ranges are original spans.
+    fn tokenize_simple(&self, text: &str, lowercase: &str) -> Vec<Token> {
+        let mut tokens = Vec::with_capacity(text.len() / 4);
+        for found in self.ascii_pattern.find_iter(lowercase) {
+            let normalized = found.as_str();
+            let original = text.get(found.range()).unwrap_or(normalized);
+            self.push_split(&mut tokens, normalized, original, found.range());
+        }
+        tokens
+    }
+
+    /// The general path, through the `tokenizers` normalizers and pre-tokenizer.
+    fn tokenize_general(&self, text: &str) -> Vec<Token> {
         let mut tokens = Vec::new();
         let mut pre_tokenized = PreTokenizedString::from(text);
-        // On printable ASCII, Nmt, NFKC and the apostrophe rule change nothing.
-        let printable_ascii = text
-            .bytes()
-            .all(|byte| byte.is_ascii_graphic() || byte.is_ascii_whitespace());
         let prepared = pre_tokenized
-            .normalize(|normalized| {
-                if printable_ascii {
-                    Lowercase.normalize(normalized)
-                } else {
-                    self.normalizer.normalize(normalized)
-                }
-            })
+            .normalize(|normalized| self.normalizer.normalize(normalized))
             .and_then(|()| self.pre_tokenizer.pre_tokenize(&mut pre_tokenized));
         if let Err(error) = prepared {
             tracing::debug!(%error, "text could not be tokenized");
@@ -360,6 +418,12 @@ impl Tokenizer {
                 }
                 continue;
             }
+            if let Some(lowercase) = simple_lowercase(original) {
+                if !lowercase.is_empty() {
+                    self.push_word(tokens, &lowercase, original, span, true);
+                }
+                continue;
+            }
             let mut normalized = NormalizedString::from(original);
             if self.normalizer.normalize(&mut normalized).is_ok() && !normalized.is_empty() {
                 self.push_word(tokens, normalized.get(), original, span, true);
@@ -385,6 +449,39 @@ impl Token {
             elongated: false,
         }
     }
+}
+
+/// Characters that `Nmt`, `NFKC` and the apostrophe rule leave alone, whose lowercase is one
+/// character of the same UTF-8 length, and that never compose with a neighbour: printable
+/// ASCII and ASCII white space (which `Nmt` makes a space: white space either way), Latin-1
+/// letters and signs, `œ`, the emoji blocks and the emoji variation selector.
+fn is_simple(c: char) -> bool {
+    c.is_ascii_graphic()
+        || c.is_ascii_whitespace()
+        || matches!(c, '\u{C0}'..='\u{FF}' | '\u{152}' | '\u{153}' | '\u{2600}'..='\u{27BF}'
+            | '\u{FE0F}' | '\u{1F300}'..='\u{1FAFF}')
+}
+
+/// `text` lowercased, byte for byte aligned with it, if all its characters are simple.
+fn simple_lowercase(text: &str) -> Option<String> {
+    if text.is_ascii() {
+        return text
+            .bytes()
+            .all(|byte| byte.is_ascii_graphic() || byte.is_ascii_whitespace())
+            .then(|| text.to_ascii_lowercase());
+    }
+    let mut lowercase = String::with_capacity(text.len());
+    for c in text.chars() {
+        if !is_simple(c) {
+            return None;
+        }
+        let mut lower = c.to_lowercase();
+        match (lower.next(), lower.next()) {
+            (Some(single), None) if single.len_utf8() == c.len_utf8() => lowercase.push(single),
+            _ => return None,
+        }
+    }
+    Some(lowercase)
 }
 
 fn plain_token(text: String, kind: TokenKind, span: Range<usize>) -> Token {

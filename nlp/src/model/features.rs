@@ -241,37 +241,38 @@ pub fn extract(
     finish(out, idf);
 }
 
-/// Character n-grams of one folded word, with `<` and `>` marking its ends.
+/// Character n-grams of one folded word, with `<` and `>` marking its ends. The grams
+/// starting at one character are hashed incrementally (FNV-1a is a left fold, so each
+/// longer gram continues the shorter one's hash): the same hashes as hashing each alone.
 fn add_char_grams(config: &FeatureConfig, word: &str, buffer: &mut Vec<u8>, sink: &mut Sink<'_>) {
     buffer.clear();
     buffer.push(b'<');
     buffer.extend_from_slice(word.as_bytes());
     buffer.push(b'>');
-    // Start n-grams on character boundaries only.
-    let starts: Vec<usize> = (0..buffer.len())
-        .filter(|&at| (buffer[at] & 0xC0) != 0x80)
-        .collect();
     let (min, max) = (
         usize::from(config.char_min.max(1)),
         usize::from(config.char_max),
     );
-    for (index, &start) in starts.iter().enumerate() {
-        for length in min..=max {
-            let end = starts.get(index + length).copied().unwrap_or_else(|| {
-                if index + length == starts.len() {
-                    buffer.len()
-                } else {
-                    usize::MAX
-                }
-            });
-            if end == usize::MAX {
-                break;
+    let space = fnv(FNV_OFFSET, &[Space::Char as u8]);
+    let is_start = |at: usize| (buffer[at] & 0xC0) != 0x80;
+    // Start n-grams on character boundaries only.
+    for start in (0..buffer.len()).filter(|&at| is_start(at)) {
+        let mut hash = space;
+        let mut length = 0;
+        let mut at = start;
+        while length < max && at < buffer.len() {
+            // One more character: its lead byte and continuation bytes.
+            let mut end = at + 1;
+            while end < buffer.len() && !is_start(end) {
+                end += 1;
             }
+            hash = fnv(hash, &buffer[at..end]);
+            length += 1;
+            at = end;
             // The whole word is already a word feature.
-            if start == 0 && end == buffer.len() {
-                continue;
+            if length >= min && !(start == 0 && end == buffer.len()) {
+                sink.push(hash, 1.0);
             }
-            sink.add(Space::Char, &buffer[start..end], 1.0);
         }
     }
 }

@@ -5,7 +5,7 @@
 //! lexicons are built once, on first use: English, French, and a mixed one (English first,
 //! then French, stemmed like English) for other and undetermined languages.
 
-use std::collections::{HashMap, HashSet};
+use crate::fasthash::{FastMap, FastSet};
 use std::sync::LazyLock;
 
 use rust_stemmers::{Algorithm, Stemmer};
@@ -123,7 +123,7 @@ struct Lexicons {
     english: Lexicon,
     french: Lexicon,
     mixed: Lexicon,
-    emoji: HashMap<&'static str, f32>,
+    emoji: FastMap<&'static str, f32>,
 }
 
 impl Lexicons {
@@ -183,15 +183,15 @@ impl Section {
 
 /// Word valences for one stemming language, and the words that shape them.
 pub(crate) struct Lexicon {
-    exact: HashMap<String, f32>,
-    stems: HashMap<String, f32>,
-    negated_exact: HashMap<String, f32>,
-    negated_stems: HashMap<String, f32>,
-    boosters: HashMap<String, f32>,
-    negators: HashSet<String>,
-    post_negators: HashSet<String>,
-    subjects: HashSet<String>,
-    contrast: HashSet<String>,
+    exact: FastMap<String, f32>,
+    stems: FastMap<String, f32>,
+    negated_exact: FastMap<String, f32>,
+    negated_stems: FastMap<String, f32>,
+    boosters: FastMap<String, f32>,
+    negators: FastSet<String>,
+    post_negators: FastSet<String>,
+    subjects: FastSet<String>,
+    contrast: FastSet<String>,
     idioms: Option<PhraseSet<usize>>,
     idiom_valences: Vec<f32>,
     stemmer: Stemmer,
@@ -210,15 +210,15 @@ impl Lexicon {
     /// Builds from lexicon files in priority order (the first entry of a key wins).
     fn build(sources: &[&str], algorithm: Algorithm, problems: &mut Vec<String>) -> Lexicon {
         let mut lexicon = Lexicon {
-            exact: HashMap::new(),
-            stems: HashMap::new(),
-            negated_exact: HashMap::new(),
-            negated_stems: HashMap::new(),
-            boosters: HashMap::new(),
-            negators: HashSet::new(),
-            post_negators: HashSet::new(),
-            subjects: HashSet::new(),
-            contrast: HashSet::new(),
+            exact: FastMap::default(),
+            stems: FastMap::default(),
+            negated_exact: FastMap::default(),
+            negated_stems: FastMap::default(),
+            boosters: FastMap::default(),
+            negators: FastSet::default(),
+            post_negators: FastSet::default(),
+            subjects: FastSet::default(),
+            contrast: FastSet::default(),
             idioms: None,
             idiom_valences: Vec::new(),
             stemmer: Stemmer::create(algorithm),
@@ -275,8 +275,8 @@ impl Lexicon {
             Some(word) => (true, fold(&word.to_lowercase())),
             None => (false, fold(&term.to_lowercase())),
         };
-        let keyed = |exact_map: &mut HashMap<String, f32>,
-                     stem_map: &mut HashMap<String, f32>,
+        let keyed = |exact_map: &mut FastMap<String, f32>,
+                     stem_map: &mut FastMap<String, f32>,
                      stemmer: &Stemmer| {
             if exact {
                 exact_map.entry(word.clone()).or_insert(value);
@@ -388,6 +388,7 @@ fn collapse_to_two(word: &str) -> String {
 mod tests {
     use super::*;
     use crate::tokens::{TokenKind, Tokenizer};
+    use std::collections::HashMap;
 
     /// The entry lines of a section of a lexicon file.
     fn section_lines<'a>(source: &'a str, name: &str) -> impl Iterator<Item = &'a str> {

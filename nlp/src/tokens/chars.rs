@@ -2,17 +2,43 @@
 //! emoji. Pure functions of their input; none of them panics.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::Range;
 
 use tokenizers::normalizers::{NFD, NFKC, StripAccents};
 use tokenizers::{NormalizedString, Normalizer};
 
+/// Distinct texts a thread's fold and stem caches hold before they are emptied.
+pub(super) const CACHE_CAPACITY: usize = 20_000;
+
+thread_local! {
+    /// Folded forms of non-ASCII texts already seen by this thread.
+    static FOLDED: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+}
+
 /// Removes accents (`é` → `e`, `œ` → `oe`) with the NFD and StripAccents normalizers;
-/// ASCII text is returned as is.
+/// ASCII text is returned as is. Non-ASCII results are cached per thread (a pure function,
+/// so the cache changes nothing but the time).
 pub fn fold(text: &str) -> String {
     if text.is_ascii() {
         return text.to_owned();
     }
+    if let Some(folded) = FOLDED.with_borrow(|cache| cache.get(text).cloned()) {
+        return folded;
+    }
+    let folded = fold_uncached(text);
+    FOLDED.with_borrow_mut(|cache| {
+        if cache.len() >= CACHE_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(text.to_owned(), folded.clone());
+    });
+    folded
+}
+
+/// [`fold`] without the cache.
+fn fold_uncached(text: &str) -> String {
     let mut normalized = NormalizedString::from(text);
     let stripped = NFD
         .normalize(&mut normalized)

@@ -209,3 +209,148 @@ fn weird_input_never_panics() {
         }
     }
 }
+
+/// A small deterministic generator (xorshift), so the test needs no dependency.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[test]
+fn the_fast_path_gives_the_tokens_of_the_general_path() {
+    let tokenizer = tokenizer().with_hashtag_prefixes(["lumio".to_owned()]);
+    let pieces = [
+        "a",
+        "Z",
+        "lumio",
+        "Lumio",
+        "LUMIO",
+        "soooo",
+        "1",
+        "42",
+        "3.5",
+        "1,000",
+        "12:30",
+        ".",
+        ",",
+        ":",
+        ";",
+        "=",
+        "-",
+        "+",
+        "%",
+        "_",
+        "@",
+        "#",
+        "'",
+        "'s",
+        "l'",
+        "qu'",
+        "n't",
+        "(",
+        ")",
+        "/",
+        "|",
+        "[",
+        "]",
+        "<",
+        "<3",
+        ">",
+        "!",
+        "?",
+        "\"",
+        "http://",
+        "https://",
+        "www.",
+        "x.com/A?b=1",
+        "mail",
+        "fail",
+        "Fail",
+        "HTTPServer",
+        "5G",
+        " ",
+        " ",
+        "  ",
+        "\n",
+        "\t",
+        "\r",
+        "~",
+        "*",
+        "&",
+        "$",
+        "^",
+        "`",
+        "{",
+        "}",
+        "\\",
+        "é",
+        "É",
+        "à",
+        "ç",
+        "Ç",
+        "ô",
+        "œ",
+        "Œ",
+        "ß",
+        "ÿ",
+        "×",
+        "ª",
+        "\u{a0}",
+        "’",
+        "😡",
+        "👍",
+        "👍🏽",
+        "❤️",
+        "❤",
+        "\u{fe0f}",
+        "🇫🇷",
+        "\u{200d}",
+        "\u{301}",
+        "ﬁ",
+        "İ",
+        "Résilier",
+        "#PanneRéseau",
+        "\u{b}",
+        "\u{7f}",
+    ];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut texts: Vec<String> = vec![
+        "@Lumio_Help see https://lumio.fr/Offres?x=1). mail me: a.b@ex.com #LumioFail".into(),
+        "l'internet de Lumio's box :( <3 :-) =] soooo BAD!!! #Lumio5GDown qu'il".into(),
+        "@user@mastodon.social #lumiofibre 1.000,50 www.lumio.fr, 8am".into(),
+    ];
+    for _ in 0..6000 {
+        let length = 1 + next(&mut state) % 14;
+        let mut text = String::new();
+        for _ in 0..length {
+            let at = usize::try_from(next(&mut state) % pieces.len() as u64).unwrap();
+            text.push_str(pieces[at]);
+        }
+        texts.push(text);
+    }
+    let mut fast = 0;
+    for text in &texts {
+        if let Some(lowercase) = simple_lowercase(text) {
+            fast += 1;
+            // Hashtag parts use it as their normalisation.
+            if !text.chars().any(char::is_whitespace) {
+                let mut normalized = NormalizedString::from(text.as_str());
+                tokenizer.normalizer.normalize(&mut normalized).unwrap();
+                assert_eq!(normalized.get(), lowercase);
+            }
+            assert_eq!(
+                tokenizer.tokenize_simple(text, &lowercase),
+                tokenizer.tokenize_general(text),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            tokenizer.tokenize(text),
+            tokenizer.tokenize_general(text),
+            "{text:?}"
+        );
+    }
+    assert!(fast > 1000, "only {fast} texts took the fast path");
+}
