@@ -7,7 +7,7 @@
 //! numbers, emoji and emoticons; any other non-space character becomes a punctuation token.
 //!
 //! Text on which those normalizers only lowercase without changing a character's length
-//! (printable ASCII, Latin-1 letters, emoji: [`is_simple`]) takes a fast path: the same
+//! (printable ASCII, Latin-1 letters, emoji: `is_simple`) takes a fast path: the same
 //! pattern run by the `regex` crate over the lowercased text, whose byte offsets are those
 //! of the original; it yields exactly the tokens of the general path (tested).
 //!
@@ -239,7 +239,7 @@ impl Tokenizer {
         }
     }
 
-    /// The fast path, for a text of [`is_simple`] characters: its `lowercase` has the
+    /// The fast path, for a text of `is_simple` characters: its `lowercase` has the
     /// byte offsets of the original, so the pattern's matches on it are the splits, and
     /// their ranges are original spans.
     fn tokenize_simple(&self, text: &str, lowercase: &str) -> Vec<Token> {
