@@ -74,6 +74,16 @@ pub struct InfluenceBadge {
     /// `connector` or `maven`.
     pub kind: String,
     pub explanation: String,
+    /// The brand the author is influential about.
+    #[serde(default)]
+    pub brand: String,
+    /// The author's rank in the set (1 for the first).
+    #[serde(default)]
+    pub rank: u64,
+    /// The score the set is chosen on: estimated impressions, or expert-weighted posts,
+    /// in the window.
+    #[serde(default)]
+    pub score: u64,
 }
 
 /// What the NLP stage adds to a post.

@@ -23,6 +23,9 @@
 //! * [`intent`]: complaint, question, praise, churn threat;
 //! * [`privacy`]: e-mail and phone redaction, sensitive categories (flag or drop);
 //! * [`feedback`]: label corrections people make, and accuracy on them.
+//!
+//! [`influence`] is not a step of [`Analyzer`]: it is stateful and runs once, after the
+//! analysis, in the pipeline (mass connectors and mass mavens per brand, as badges).
 
 pub mod analysis;
 pub mod analyzer;
@@ -31,6 +34,7 @@ pub mod config;
 pub mod error;
 mod fasthash;
 pub mod feedback;
+pub mod influence;
 pub mod intent;
 pub mod language;
 pub mod model;
