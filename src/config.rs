@@ -12,6 +12,7 @@
 //! `fixtures/veille.toml`.
 
 mod alerting;
+mod influence;
 mod network;
 mod nlp_settings;
 mod raw;
@@ -26,6 +27,7 @@ use dashboard::alerts::notify::TeamNotify;
 use dashboard::alerts::{Role, RoutingRule, Severity, SlaPolicy, SpikeConfig, Team};
 use dashboard::routing::{self, FieldSet};
 use dashboard::webhooks::WebhookTarget;
+use nlp::influence::InfluenceConfig;
 use nlp::{Axis, Brand, Category, NlpConfig};
 
 pub use sources::{NetworkSource, ReplayFiles, ReplaySource, SourceConfig, SourceParams, Speedup};
@@ -70,6 +72,8 @@ pub struct Config {
     pub retention_days: u32,
     pub listen: SocketAddr,
     pub nlp: NlpConfig,
+    /// The mass connector / mass maven tracker (`[influence]`).
+    pub influence: InfluenceConfig,
     pub teams: Vec<Team>,
     pub rules: Vec<RoutingRule>,
     pub sources: Vec<SourceConfig>,
@@ -163,6 +167,7 @@ fn validate(raw: RawConfig, origin: &Origin, problems: &mut Vec<String>) -> Opti
         }
     };
 
+    let influence = influence::validate(raw.influence, problems);
     let brands = validate_brands(raw.brands, problems);
     let axes = validate_axes(raw.axes, &base_dir, problems);
     let sentiment = nlp_settings::sentiment(raw.sentiment, &base_dir, problems);
@@ -199,6 +204,7 @@ fn validate(raw: RawConfig, origin: &Origin, problems: &mut Vec<String>) -> Opti
             sentiment,
             privacy,
         },
+        influence,
         teams,
         rules,
         sources,

@@ -1,27 +1,32 @@
-//! Assembles the embedded pipeline: collectors → NLP → (alert engine, index writer) →
-//! dashboard, joined by bounded tokio channels in one process.
+//! Assembles the embedded pipeline: collectors → NLP → influence → (alert engine, index
+//! writer) → dashboard, joined by bounded tokio channels in one process.
 //!
 //! ```text
-//!  sources ──batches──► nlp ──analysed batches──► index writer (commits + checkpoints)
-//!  (one task each)  (cap 64)   │ (cap 64)
-//!                              └──analysed posts──► alert engine ──broadcast──► WebSockets
-//!                                   (cap 64)                      (cap 4096)
+//!  sources ──batches──► nlp ──analysed──► influence ──analysed batches──► index writer
+//!  (one task each)  (cap 64)  batches     (badges)      (cap 64)      (commits + checkpoints)
+//!                             (cap 64)      │   └──leaderboards (watch)──► dashboard
+//!                                           └──analysed posts──► alert engine ──broadcast──► WebSockets
+//!                                                (cap 64)                      (cap 4096)
 //! ```
 //!
 //! This is the only module that knows how the stages are joined. Channel capacities are
 //! the constants below. Every channel but the live broadcast blocks when full, so a slow
 //! index slows the collectors down (they resume from their cursor); the broadcast drops a
-//! slow WebSocket client's oldest messages and tells it how many.
+//! slow WebSocket client's oldest messages and tells it how many. The influence tracker
+//! is stateful and runs once, in one task, between the NLP stage and the stages that use
+//! its badges; its leaderboards go to the dashboard on a `watch` channel (latest only).
 //!
 //! Shutdown ([`RunningPipeline::shutdown`]): the stop token halts the collectors; their
-//! senders drop, the NLP stage drains and exits, the index writer sees its input close and
-//! makes a final commit, and only then does the dashboard stop. [`RunningPipeline::abort`]
-//! kills every task at once without a final commit, as a crash would: the index then holds
-//! what the last commit held, and the sources resume from the checkpoints in that commit.
+//! senders drop, the NLP stage drains and exits, the influence stage snapshots its state
+//! after an index commit, the index writer sees its input close and makes a final commit,
+//! and only then does the dashboard stop. [`RunningPipeline::abort`] kills every task at
+//! once without a final commit, as a crash would: the index then holds what the last
+//! commit held, and the sources resume from the checkpoints in that commit.
 
 mod collectors;
 mod health;
 mod index_task;
+mod influence_task;
 mod sources;
 mod stalls;
 
@@ -38,20 +43,22 @@ use dashboard::live::LiveEvent;
 use dashboard::state::AppState;
 use dashboard::webhooks::{self, RetryPolicy, WebhookStatus};
 use index::{PostWriter, Store};
-use nlp::{AnalysedPost, Analyzer, Outcome};
+use nlp::{Analyzer, Outcome};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 pub use health::PipelineStats;
-use index_task::AnalysedBatch;
+use index_task::{AnalysedBatch, IndexMessage};
 
 /// Batches from all collectors to the NLP stage.
 const COLLECTED_CAPACITY: usize = 64;
-/// Analysed batches from the NLP stage to the index writer.
+/// Analysed batches from the NLP stage to the influence tracker.
+const INFLUENCE_INPUT_CAPACITY: usize = 64;
+/// Analysed batches (with badges) from the influence tracker to the index writer.
 const ANALYSED_CAPACITY: usize = 64;
-/// Analysed posts from the NLP stage to the alert engine.
+/// Analysed posts (with badges) from the influence tracker to the alert engine.
 const ALERT_INPUT_CAPACITY: usize = 64;
 /// Live events (posts, alerts) to every WebSocket client; a client further behind than
 /// this loses its oldest events and is told how many.
@@ -66,6 +73,10 @@ const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 const COMMIT_DOC_LIMIT: usize = 10_000;
 /// Retention is enforced this often.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+/// The influence tracker is saved this often (after an index commit), and at shutdown.
+const INFLUENCE_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(60);
+/// Leaderboards are published to the dashboard at most this often.
+const LEADERBOARD_INTERVAL: Duration = Duration::from_millis(500);
 
 /// A pipeline whose tasks are running.
 pub struct RunningPipeline {
@@ -79,6 +90,7 @@ pub struct RunningPipeline {
     source_tasks: Vec<JoinHandle<()>>,
     stall_task: JoinHandle<()>,
     nlp_task: JoinHandle<()>,
+    influence_task: JoinHandle<()>,
     alert_task: JoinHandle<()>,
     index_task: JoinHandle<()>,
     server_task: JoinHandle<()>,
@@ -132,13 +144,24 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         )));
     }
     let (alert_actions, alert_commands) = AlertHandle::channel();
+    let brand_names: Vec<String> = config.nlp.brands.iter().map(|b| b.name.clone()).collect();
+    let influence_store = store.clone();
+    let influence_config = config.influence;
+    let tracker = tokio::task::spawn_blocking(move || {
+        influence_task::load(&influence_store, influence_config, &brand_names)
+    })
+    .await
+    .context("the influence loading task failed")?;
+    let (leaderboards_tx, leaderboards_rx) =
+        tokio::sync::watch::channel(Arc::new(tracker.leaderboards()));
 
     let stats = Arc::new(PipelineStats::default());
     let stop_sources = CancellationToken::new();
     let stop_server = CancellationToken::new();
 
     let (collected_tx, collected_rx) = mpsc::channel(COLLECTED_CAPACITY);
-    let (analysed_tx, analysed_rx) = mpsc::channel(ANALYSED_CAPACITY);
+    let (influence_tx, influence_rx) = mpsc::channel(INFLUENCE_INPUT_CAPACITY);
+    let (analysed_tx, analysed_rx) = mpsc::channel::<IndexMessage>(ANALYSED_CAPACITY);
     let (alert_tx, alert_rx) = mpsc::channel(ALERT_INPUT_CAPACITY);
 
     let checkpoints = writer.committed_checkpoints().clone();
@@ -161,9 +184,23 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
     let nlp_task = tokio::spawn(run_nlp(
         analyzer,
         collected_rx,
-        analysed_tx,
-        alert_tx,
+        influence_tx,
         live.clone(),
+        Arc::clone(&stats),
+    ));
+    let influence_task = tokio::spawn(influence_task::run(
+        tracker,
+        store.clone(),
+        influence_rx,
+        influence_task::Outputs {
+            alerts: alert_tx,
+            index: analysed_tx,
+            leaderboards: leaderboards_tx,
+        },
+        influence_task::Settings {
+            snapshot_interval: INFLUENCE_SNAPSHOT_INTERVAL,
+            publish_interval: LEADERBOARD_INTERVAL,
+        },
         Arc::clone(&stats),
     ));
     let stop_alerts = CancellationToken::new();
@@ -213,6 +250,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         alert_actions,
         alert_stats,
         webhooks: webhook_status,
+        influencers: leaderboards_rx,
     };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -236,6 +274,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         source_tasks,
         stall_task,
         nlp_task,
+        influence_task,
         alert_task,
         index_task,
         server_task,
@@ -253,6 +292,7 @@ impl RunningPipeline {
         }
         let _ = self.stall_task.await;
         let _ = self.nlp_task.await;
+        let _ = self.influence_task.await;
         self.stop_alerts.cancel();
         let _ = self.alert_task.await;
         if let Some(webhook_task) = self.webhook_task {
@@ -276,6 +316,7 @@ impl RunningPipeline {
             .into_iter()
             .chain([
                 self.nlp_task,
+                self.influence_task,
                 self.alert_task,
                 self.stall_task,
                 self.index_task,
@@ -293,18 +334,19 @@ impl RunningPipeline {
     pub fn is_drained(&self) -> bool {
         self.source_tasks.iter().all(JoinHandle::is_finished)
             && self.nlp_task.is_finished()
+            && self.influence_task.is_finished()
             && self.index_task.is_finished()
     }
 }
 
-/// The NLP stage: analyses each post of each batch, and hands the relevant ones on to the
-/// alert engine at once and to the index with the batch's checkpoint; deletions go to the
-/// index and, as `deleted` events, to the dashboards' live feeds.
+/// The NLP stage: analyses each post of each batch, and hands the relevant ones on, with
+/// the batch's deletions and checkpoint, to the influence stage (which passes them to the
+/// alert engine and the index); deletions also go, as `deleted` events, to the dashboards'
+/// live feeds.
 async fn run_nlp(
     analyzer: Arc<Analyzer>,
     mut input: mpsc::Receiver<collector::Batch>,
-    to_index: mpsc::Sender<AnalysedBatch>,
-    to_alerts: mpsc::Sender<Arc<AnalysedPost>>,
+    to_influence: mpsc::Sender<AnalysedBatch>,
     live: broadcast::Sender<LiveEvent>,
     stats: Arc<PipelineStats>,
 ) {
@@ -322,18 +364,12 @@ async fn run_nlp(
                 return;
             }
         };
-        for post in &analysed.posts {
-            if to_alerts.send(Arc::clone(post)).await.is_err() {
-                tracing::warn!("alert engine stopped; alerts are no longer raised");
-                break;
-            }
-        }
         // Dashboards drop deleted posts from their live feed (nobody watching is fine).
         for id in &analysed.deletions {
             let _ = live.send(LiveEvent::Deleted { id: id.to_string() });
         }
-        if to_index.send(analysed).await.is_err() {
-            tracing::error!("index writer stopped; stopping the nlp stage");
+        if to_influence.send(analysed).await.is_err() {
+            tracing::error!("influence stage stopped; stopping the nlp stage");
             return;
         }
     }

@@ -9,7 +9,7 @@
 //!   `broadcast` channel; every socket receives posts and its teams' alerts; a slow client
 //!   loses its own oldest events (and is told how many), never slows the pipeline.
 //! * [`router`] builds the HTTP app from an [`AppState`]: `/api/search`, `/api/alerts`,
-//!   `/api/meta`, `/api/health`, `/ws` and the page (`/`, `/assets/...`), with security
+//!   `/api/influencers`, `/api/meta`, `/api/health`, `/ws` and the page (`/`, `/assets/...`), with security
 //!   headers on every response; [`serve`] runs it until the shutdown token is cancelled.
 //!
 //! In: analysed posts (for the engine), the index's [`index::SearchIndex`] and
@@ -85,9 +85,11 @@ fn router_with_shutdown(state: AppState, shutdown: CancellationToken) -> Router 
         .route("/", get(routes::page::index))
         .route("/assets/app.js", get(routes::page::script))
         .route("/assets/app.css", get(routes::page::style))
+        .route("/assets/influence.js", get(routes::page::influence_script))
         .route("/api/search", get(routes::search::search))
         .route("/api/alerts", get(routes::alerts::recent_alerts))
         .route("/api/alerts/{id}/actions", post(routes::alerts::act))
+        .route("/api/influencers", get(routes::influencers::influencers))
         .route("/api/meta", get(routes::meta::meta))
         .route("/api/posts/{id}/label", post(routes::labels::set_label))
         .route("/api/labels/accuracy", get(routes::labels::accuracy))

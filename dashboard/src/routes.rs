@@ -2,6 +2,7 @@
 
 pub(crate) mod alerts;
 pub(crate) mod health;
+pub(crate) mod influencers;
 pub(crate) mod labels;
 pub(crate) mod login;
 pub(crate) mod meta;

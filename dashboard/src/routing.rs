@@ -44,6 +44,8 @@
 //! | `brand` | set | configured brand names |
 //! | `intent` | set | intents found by the NLP stage |
 //! | `followers` | number | the author's followers; unknown makes every comparison false |
+//! | `connector` | set | brands for which the author is a mass connector; as a flag: any brand |
+//! | `maven` | set | brands for which the author is a mass maven; as a flag: any brand |
 //! | every axis (`topic`...) | set | the axis's configured categories |
 //!
 //! On a set, `f = v` holds when `v` is among the post's values, `f != v` when it is not,
@@ -53,7 +55,7 @@
 //!
 //! A field name followed by anything but an operator, `and`, `or`, `)` or the end is a
 //! syntax error today, and unknown field names are rejected by [`Rule::check_fields`]: new
-//! fields (`connector`, `maven`, `text`) and new operators (`text contains "refund"`) only
+//! fields (`text`) and new operators (`text contains "refund"`) only
 //! give a meaning to rules that are errors now. The names in [`UPCOMING_FIELDS`] are
 //! reserved so that no axis takes them.
 
@@ -72,7 +74,7 @@ use serde::{Deserialize, Serialize};
 use ast::Expr;
 
 /// Fields the language knows whatever the configuration.
-pub const BUILTIN_FIELDS: [&str; 9] = [
+pub const BUILTIN_FIELDS: [&str; 11] = [
     "sentiment",
     "score",
     "language",
@@ -82,10 +84,12 @@ pub const BUILTIN_FIELDS: [&str; 9] = [
     "followers",
     "badge",
     "words",
+    "connector",
+    "maven",
 ];
 
 /// Field names reserved for coming versions; an axis may not use them either.
-pub const UPCOMING_FIELDS: [&str; 4] = ["connector", "maven", "text", "author"];
+pub const UPCOMING_FIELDS: [&str; 2] = ["text", "author"];
 
 /// True when an axis may not be called `name`: a built-in or upcoming field, or a keyword.
 pub fn is_reserved_field_name(name: &str) -> bool {

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use index::SearchIndex;
-use tokio::sync::broadcast;
+use nlp::influence::Leaderboards;
+use tokio::sync::{broadcast, watch};
 
 use crate::alerts::service::{AlertHandle, AlertStats};
 use crate::alerts::{AlertLog, Team};
@@ -41,6 +42,8 @@ pub struct AppState {
     pub alert_stats: Arc<AlertStats>,
     /// Webhook delivery figures, for the status panel.
     pub webhooks: Arc<WebhookStatus>,
+    /// The influence tracker's latest leaderboards, for `/api/influencers`.
+    pub influencers: watch::Receiver<Arc<Leaderboards>>,
 }
 
 impl AppState {

@@ -113,6 +113,18 @@ impl PostBuilder {
         self
     }
 
+    /// An influence badge: the author is a mass `kind` (`connector`, `maven`) of `brand`.
+    pub(crate) fn badge(mut self, kind: &str, brand: &str) -> Self {
+        self.post.analysis.influence.push(nlp::InfluenceBadge {
+            kind: kind.to_owned(),
+            explanation: format!("top 1% by {kind}"),
+            brand: brand.to_owned(),
+            rank: 1,
+            score: 1,
+        });
+        self
+    }
+
     pub(crate) fn build(self) -> AnalysedPost {
         self.post
     }

@@ -23,6 +23,9 @@ mod access;
 const HOSTILE_TEXT: &str = "<script>alert('pwned')</script><img src=x onerror=alert(1)>";
 const HOSTILE_NAME: &str = "\"><svg onload=alert(2)>";
 
+mod influencers;
+use influencers::leaderboards;
+
 fn posts() -> Vec<AnalysedPost> {
     vec![
         PostBuilder::new("x:1")
@@ -139,6 +142,7 @@ pub(crate) fn fixture() -> Fixture {
         alert_actions,
         alert_stats: stats,
         webhooks: Arc::new(webhooks::WebhookStatus::default()),
+        influencers: tokio::sync::watch::channel(Arc::new(leaderboards())).1,
     };
     Fixture {
         state,

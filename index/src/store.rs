@@ -2,7 +2,9 @@
 //! mutable state that is not a post: users, alert lifecycle, label corrections, the
 //! influence snapshot.
 //!
-//! Values are JSON under string keys, in named tables. Promises:
+//! Values are JSON under string keys, in named tables ([`Store::put`]), or raw bytes in
+//! tables of their own ([`Store::put_bytes`], for large compact state such as the
+//! influence snapshot; a table holds one kind or the other). Promises:
 //! * every call is its own transaction: once `put` or `remove` returns, the change is
 //!   durable and every later read sees it;
 //! * a table that was never written reads as empty; [`Store::list`] is in key order;
@@ -148,6 +150,53 @@ impl Store {
     }
 }
 
+fn bytes_table_definition(table: &str) -> TableDefinition<'_, &'static str, &'static [u8]> {
+    TableDefinition::new(table)
+}
+
+impl Store {
+    /// Writes the bytes `value` under `key` of a bytes table, replacing any previous value.
+    pub fn put_bytes(
+        &self,
+        table: &'static str,
+        key: &str,
+        value: &[u8],
+    ) -> Result<(), IndexError> {
+        let transaction = self
+            .database
+            .begin_write()
+            .map_err(IndexError::store("starting a write"))?;
+        {
+            let mut opened = transaction
+                .open_table(bytes_table_definition(table))
+                .map_err(IndexError::store("opening a table for writing"))?;
+            opened
+                .insert(key, value)
+                .map_err(IndexError::store("writing a value"))?;
+        }
+        transaction
+            .commit()
+            .map_err(IndexError::store("committing a write"))
+    }
+
+    /// Reads the bytes under `key` of a bytes table, if any.
+    pub fn get_bytes(&self, table: &'static str, key: &str) -> Result<Option<Vec<u8>>, IndexError> {
+        let transaction = self
+            .database
+            .begin_read()
+            .map_err(IndexError::store("starting a read"))?;
+        let opened = match transaction.open_table(bytes_table_definition(table)) {
+            Ok(opened) => opened,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(error) => return Err(IndexError::store("opening a table for reading")(error)),
+        };
+        let stored = opened
+            .get(key)
+            .map_err(IndexError::store("reading a value"))?;
+        Ok(stored.map(|value| value.value().to_vec()))
+    }
+}
+
 fn decode<T: DeserializeOwned>(table: &str, key: &str, json: &str) -> Result<T, IndexError> {
     serde_json::from_str(json).map_err(|source| IndexError::Corrupt {
         what: format!("stored value {table}/{key}"),
@@ -229,6 +278,25 @@ mod tests {
         let store = Store::open(&path).expect("reopens");
         let state: Option<String> = store.get("alerts", "a1").expect("get");
         assert_eq!(state.as_deref(), Some("acknowledged"));
+    }
+
+    #[test]
+    fn bytes_survive_reopening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.redb");
+        {
+            let store = Store::open(&path).expect("opens");
+            assert_eq!(store.get_bytes("blobs", "a").expect("get"), None);
+            store.put_bytes("blobs", "a", &[1, 2, 3]).expect("put");
+            store
+                .put_bytes("blobs", "a", &[4, 0, 5])
+                .expect("overwrite");
+        }
+        let store = Store::open(&path).expect("reopens");
+        assert_eq!(
+            store.get_bytes("blobs", "a").expect("get"),
+            Some(vec![4, 0, 5])
+        );
     }
 
     #[test]

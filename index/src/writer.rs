@@ -51,6 +51,8 @@ pub enum CommitTrigger {
     InputClosed,
     /// A retention pass deleted old posts.
     Retention,
+    /// Another stage asked for a commit (the influence tracker, before its snapshot).
+    Requested,
 }
 
 impl CommitTrigger {
@@ -60,6 +62,7 @@ impl CommitTrigger {
             CommitTrigger::Timeout => "timeout",
             CommitTrigger::InputClosed => "input_closed",
             CommitTrigger::Retention => "retention",
+            CommitTrigger::Requested => "requested",
         }
     }
 }

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::alerting::{RawAlerts, RawSpikes};
+use super::influence::RawInfluence;
 use super::sources::RawSource;
 
 /// The whole file, once each part has been checked.
@@ -16,6 +17,7 @@ pub(super) struct RawConfig {
     pub(super) dashboard: Option<RawDashboard>,
     pub(super) sentiment: Option<RawSentiment>,
     pub(super) privacy: Option<RawPrivacy>,
+    pub(super) influence: Option<RawInfluence>,
     pub(super) brands: Vec<(usize, RawBrand)>,
     pub(super) axes: Vec<(usize, RawAxis)>,
     pub(super) teams: Vec<(usize, RawTeam)>,
@@ -114,6 +116,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "dashboard",
     "sentiment",
     "privacy",
+    "influence",
     "brands",
     "axes",
     "teams",
@@ -162,6 +165,9 @@ pub(super) fn parse(text: &str, problems: &mut Vec<String>) -> Option<RawConfig>
     }
     if let Some(value) = table.remove("spikes") {
         raw.spikes = take("spikes", value, problems);
+    }
+    if let Some(value) = table.remove("influence") {
+        raw.influence = take("influence", value, problems);
     }
     raw.brands = take_array("brands", table.remove("brands"), problems);
     raw.axes = take_array("axes", table.remove("axes"), problems);

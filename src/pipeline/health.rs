@@ -82,11 +82,18 @@ pub struct PipelineStats {
     pub index_errors: AtomicU64,
     pub alerts_raised: AtomicU64,
     pub alert_log_errors: AtomicU64,
+    /// Connector/maven badges given to posts, and failed influence snapshots.
+    pub influence_badges: AtomicU64,
+    pub influence_errors: AtomicU64,
 }
 
 impl PipelineStats {
     pub(super) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn bump_by(counter: &AtomicU64, amount: usize) {
+        counter.fetch_add(amount as u64, Ordering::Relaxed);
     }
 
     pub(super) fn register_source(
@@ -193,6 +200,10 @@ impl PipelineStats {
             "alerts": {
                 "raised": load(&self.alerts_raised),
                 "log_errors": load(&self.alert_log_errors),
+            },
+            "influence": {
+                "badges": load(&self.influence_badges),
+                "snapshot_errors": load(&self.influence_errors),
             },
         })
     }

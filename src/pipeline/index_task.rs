@@ -2,6 +2,10 @@
 //! batch's checkpoint after its posts, and commits on named triggers (a pending-operation
 //! limit, a timeout since the first uncommitted change, retention, the input closing).
 //!
+//! A [`IndexMessage::Commit`] asks for a commit now, and is answered once everything
+//! received before it is committed (the influence tracker snapshots its state then, so
+//! that the snapshot and the index checkpoints describe the same point of the stream).
+//!
 //! Writer calls are blocking; the task moves the writer to a blocking thread for each
 //! call and gets it back, so the async workers are never held.
 
@@ -11,7 +15,7 @@ use std::time::Duration;
 use collector::{Checkpoint, PostId};
 use index::{CommitTrigger, PostWriter};
 use nlp::AnalysedPost;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::PipelineStats;
@@ -25,6 +29,14 @@ pub(crate) struct AnalysedBatch {
     pub(crate) checkpoint: Checkpoint,
 }
 
+/// What the index stage receives, in stream order.
+#[derive(Debug)]
+pub(crate) enum IndexMessage {
+    Batch(AnalysedBatch),
+    /// Commit now; answer whether everything received so far is committed.
+    Commit(oneshot::Sender<bool>),
+}
+
 pub(crate) struct Settings {
     pub(crate) commit_interval: Duration,
     pub(crate) commit_doc_limit: usize,
@@ -35,7 +47,7 @@ pub(crate) struct Settings {
 /// Runs until the input closes, then makes a final commit.
 pub(crate) async fn run(
     writer: PostWriter,
-    mut input: mpsc::Receiver<AnalysedBatch>,
+    mut input: mpsc::Receiver<IndexMessage>,
     settings: Settings,
     stats: Arc<PipelineStats>,
 ) {
@@ -47,7 +59,16 @@ pub(crate) async fn run(
         let commit_due = dirty_since.map(|since| since + settings.commit_interval);
         tokio::select! {
             received = input.recv() => {
-                let Some(batch) = received else { break };
+                let batch = match received {
+                    Some(IndexMessage::Batch(batch)) => batch,
+                    Some(IndexMessage::Commit(answer)) => {
+                        let committed = commit(&mut writer, CommitTrigger::Requested, &stats).await;
+                        dirty_since = None;
+                        let _ = answer.send(committed);
+                        continue;
+                    }
+                    None => break,
+                };
                 let pending = with_writer(&mut writer, move |writer| write_batch(writer, batch)).await;
                 match pending {
                     Some(Ok(outcome)) => {
@@ -127,15 +148,24 @@ fn write_batch(writer: &mut PostWriter, batch: AnalysedBatch) -> Result<WriteOut
     Ok(outcome)
 }
 
-async fn commit(writer: &mut Option<PostWriter>, trigger: CommitTrigger, stats: &PipelineStats) {
+/// Commits; true when the commit succeeded.
+async fn commit(
+    writer: &mut Option<PostWriter>,
+    trigger: CommitTrigger,
+    stats: &PipelineStats,
+) -> bool {
     let result = with_writer(writer, move |writer| writer.commit(trigger)).await;
     match result {
-        Some(Ok(())) => stats.record_commit(),
+        Some(Ok(())) => {
+            stats.record_commit();
+            true
+        }
         Some(Err(error)) => {
             PipelineStats::bump(&stats.index_errors);
             tracing::error!(error = %error, trigger = ?trigger, "index commit failed");
+            false
         }
-        None => {}
+        None => false,
     }
 }
 

@@ -9,6 +9,7 @@ use axum::response::IntoResponse;
 const INDEX_HTML: &str = include_str!("../../assets/index.html");
 const APP_JS: &str = include_str!("../../assets/app.js");
 const APP_CSS: &str = include_str!("../../assets/app.css");
+const INFLUENCE_JS: &str = include_str!("../../assets/influence.js");
 
 /// Assets change only with the binary; browsers revalidate each load.
 const CACHE_CONTROL: &str = "no-cache";
@@ -40,5 +41,16 @@ pub(crate) async fn style() -> impl IntoResponse {
             (header::CACHE_CONTROL, CACHE_CONTROL),
         ],
         APP_CSS,
+    )
+}
+
+/// The influencer leaderboards panel (`assets/influence.js`).
+pub(crate) async fn influence_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, CACHE_CONTROL),
+        ],
+        INFLUENCE_JS,
     )
 }

@@ -52,6 +52,10 @@ pub(crate) enum Field {
     /// The words of the post's text: `words = refund` holds when the text holds the
     /// whole word (or phrase), in any case.
     Words,
+    /// The brands for which the author is a mass connector (influence badges).
+    Connector,
+    /// The brands for which the author is a mass maven (influence badges).
+    Maven,
     /// A configured classification axis (`topic`, `product`...), or an unknown name that
     /// [`super::Rule::check_fields`] reports.
     Axis(String),
@@ -81,6 +85,8 @@ impl Field {
             "followers" => Field::Followers,
             "badge" => Field::Badge,
             "words" => Field::Words,
+            "connector" => Field::Connector,
+            "maven" => Field::Maven,
             axis => Field::Axis(axis.to_owned()),
         }
     }
@@ -96,6 +102,8 @@ impl Field {
             Field::Followers => "followers",
             Field::Badge => "badge",
             Field::Words => "words",
+            Field::Connector => "connector",
+            Field::Maven => "maven",
             Field::Axis(name) => name,
         }
     }
@@ -103,9 +111,13 @@ impl Field {
     pub(crate) fn kind(&self) -> FieldKind {
         match self {
             Field::Sentiment | Field::Language | Field::Source => FieldKind::Single,
-            Field::Brand | Field::Intent | Field::Badge | Field::Words | Field::Axis(_) => {
-                FieldKind::Set
-            }
+            Field::Brand
+            | Field::Intent
+            | Field::Badge
+            | Field::Words
+            | Field::Connector
+            | Field::Maven
+            | Field::Axis(_) => FieldKind::Set,
             Field::Score | Field::Followers => FieldKind::Number,
         }
     }

@@ -128,7 +128,7 @@ impl Test {
                     ));
                 }
             }
-            Field::Brand => {
+            Field::Brand | Field::Connector | Field::Maven => {
                 let closed = !known.brands.is_empty();
                 if closed && !known.brands.iter().any(|brand| brand == text) {
                     problems.push(format!(

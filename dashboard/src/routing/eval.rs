@@ -79,6 +79,18 @@ fn is_word_character(character: char) -> bool {
     character.is_alphanumeric() || character == '_'
 }
 
+/// The brands of the post's influence badges of `kind` (`connector`, `maven`).
+fn badge_brands<'post>(
+    post: &'post AnalysedPost,
+    kind: &'static str,
+) -> impl Iterator<Item = &'post str> {
+    post.analysis
+        .influence
+        .iter()
+        .filter(move |badge| badge.kind == kind)
+        .map(|badge| badge.brand.as_str())
+}
+
 /// A language code the detector could name (not `und`).
 fn is_known_language(code: &str) -> bool {
     !code.is_empty() && !code.eq_ignore_ascii_case("und")
@@ -146,6 +158,8 @@ impl Test {
             Field::Intent => self.matches_text(analysis.intents.iter().map(String::as_str)),
             Field::Badge => self.matches_text(analysis.influence.iter().map(|b| b.kind.as_str())),
             Field::Words => self.matches_words(&post.post.text),
+            Field::Connector => self.matches_text(badge_brands(post, "connector")),
+            Field::Maven => self.matches_text(badge_brands(post, "maven")),
             Field::Axis(axis) => {
                 self.matches_text(categories_of(post, axis).iter().map(String::as_str))
             }
@@ -250,6 +264,13 @@ impl Test {
                     found.join(", ")
                 }
             }
+            Field::Connector => self.list_values(
+                badge_brands(post, "connector"),
+                matched_only && positive_test,
+            ),
+            Field::Maven => {
+                self.list_values(badge_brands(post, "maven"), matched_only && positive_test)
+            }
             Field::Axis(axis) => self.list_values(
                 categories_of(post, axis).iter().map(String::as_str),
                 matched_only && positive_test,
@@ -326,6 +347,21 @@ mod tests {
         assert!(holds("not followers", &post), "unknown followers");
         let known = PostBuilder::new("x:2").followers(0).language("fr").build();
         assert!(holds("followers and language", &known));
+    }
+
+    #[test]
+    fn connector_and_maven_hold_for_the_badges_brands() {
+        let post = PostBuilder::new("x:1")
+            .sentiment(nlp::SentimentLabel::Negative, -0.6)
+            .brand("Lumio")
+            .badge("connector", "Lumio")
+            .build();
+        assert!(holds("sentiment = negative and connector", &post));
+        assert!(holds("connector = lumio and not maven", &post));
+        assert!(!holds("connector = acme", &post));
+        assert!(!holds("maven", &PostBuilder::new("x:2").build()));
+        let rule = parse("connector = LUMIO").expect("valid rule");
+        assert_eq!(rule.explain(&post), "connector = lumio (Lumio)");
     }
 
     #[test]

@@ -199,19 +199,19 @@ fn check_fields_accepts_sound_rules() {
 fn check_fields_reports_every_problem() {
     let rule = parse(
         "topc = outage and sentiment in [negative, angry] and topic = outages \
-         and topic > 3 and connector and sentiment and followers = many \
+         and topic > 3 and text      and sentiment and followers = many \
          and source = myspace and brand = acme",
     )
     .expect("valid syntax");
     let problems = rule.check_fields(&fields());
     let expected = [
         "unknown field `topc` at column 1 (fields: sentiment, score, language, source, brand, \
-         intent, followers, badge, words, topic, product)",
+         intent, followers, badge, words, connector, maven, topic, product)",
         "unknown sentiment `angry` at column 43 (expected negative, neutral or positive)",
         "unknown category `outages` for axis `topic` at column 62 \
          (categories: outage, billing, support)",
         "`>` at column 80 compares numbers, but `topic` is not numeric",
-        "field `connector` at column 88 is not available yet",
+        "field `text` at column 88 is not available yet",
         "`sentiment` at column 102 needs a comparison, e.g. `sentiment = negative`",
         "`many` at column 128 is not a number, but `followers` is numeric",
         "unknown source `myspace` at column 146 (sources: x, bluesky, mastodon, reddit, \

@@ -13,7 +13,9 @@ use rustc_hash::FxHashMap;
 
 use super::explain::{self, Figures, Standing};
 use super::leaderboard::{BrandLeaderboard, InfluenceKind, KindBoard, Leader};
-use super::profile::{Observation, Profile, author_key, expertise_weight, identities, reach_weight};
+use super::profile::{
+    Observation, Profile, author_key, expertise_weight, identities, reach_weight,
+};
 use super::selection::{smallest_covering, sort_descending};
 use super::space_saving::SpaceSaving;
 use super::window::{ActiveAuthors, Decay};

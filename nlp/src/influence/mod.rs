@@ -162,7 +162,11 @@ impl InfluenceTracker {
 
     /// Counts one post about `brands` and returns its author's badges (the hot path,
     /// without building an [`AnalysedPost`]).
-    pub fn observe(&mut self, observation: &Observation<'_>, brands: &[&str]) -> Vec<InfluenceBadge> {
+    pub fn observe(
+        &mut self,
+        observation: &Observation<'_>,
+        brands: &[&str],
+    ) -> Vec<InfluenceBadge> {
         let mut badges = Vec::new();
         for brand in &mut self.brands {
             if brands.contains(&brand.name.as_str()) {

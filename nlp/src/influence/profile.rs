@@ -125,7 +125,12 @@ pub fn author_key(source: SourceKind, author_id: &str) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut hash = OFFSET;
-    for byte in source.as_str().bytes().chain([0xfe]).chain(author_id.bytes()) {
+    for byte in source
+        .as_str()
+        .bytes()
+        .chain([0xfe])
+        .chain(author_id.bytes())
+    {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(PRIME);
     }
@@ -156,7 +161,9 @@ fn url_identity(url: &str) -> Option<u64> {
         .or_else(|| url.strip_prefix("http://"))?;
     let rest = rest.split(['?', '#']).next().unwrap_or("");
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let host = host.trim_start_matches("www.").trim_start_matches("mobile.");
+    let host = host
+        .trim_start_matches("www.")
+        .trim_start_matches("mobile.");
     let mut segments = path.split('/').filter(|segment| !segment.is_empty());
     let first = segments.next();
     let second = segments.next();
@@ -252,7 +259,11 @@ impl Profile {
         };
         keep(&mut self.handle, observation.handle, MAX_NAME_CHARS);
         keep(&mut self.name, observation.name, MAX_NAME_CHARS);
-        keep(&mut self.profile_url, observation.profile_url, MAX_URL_CHARS);
+        keep(
+            &mut self.profile_url,
+            observation.profile_url,
+            MAX_URL_CHARS,
+        );
         if let Some(followers) = observation.followers {
             self.followers = followers;
         }
@@ -363,7 +374,10 @@ mod tests {
         let [_, blog_b] = identities(SourceKind::Feed, None, Some("http://blog.example/me"));
         assert_eq!(blog_a, blog_b);
         assert_ne!(blog_a, from_url);
-        assert_eq!(identities(SourceKind::X, Some("@"), Some("ftp://a")), [None, None]);
+        assert_eq!(
+            identities(SourceKind::X, Some("@"), Some("ftp://a")),
+            [None, None]
+        );
         assert_ne!(
             author_key(SourceKind::X, "Tom"),
             author_key(SourceKind::X, "tom")
@@ -379,7 +393,10 @@ mod tests {
         };
         let mut profile = Profile::new(&post);
         profile.record(&post, 1.0);
-        assert_eq!(profile.handle.as_deref().map(str::len), Some(2 * MAX_NAME_CHARS));
+        assert_eq!(
+            profile.handle.as_deref().map(str::len),
+            Some(2 * MAX_NAME_CHARS)
+        );
         assert_eq!(profile.display_name().chars().count(), MAX_NAME_CHARS + 1);
     }
 }

@@ -78,7 +78,10 @@ mod tests {
     fn takes_the_fewest_largest_scores() {
         let scores = [50.0, 30.0, 10.0, 5.0, 5.0];
         let chosen = smallest_covering(&scores, 100.0, 0.8);
-        assert_eq!((chosen.members, chosen.covered, chosen.complete), (2, 80.0, true));
+        assert_eq!(
+            (chosen.members, chosen.covered, chosen.complete),
+            (2, 80.0, true)
+        );
         let chosen = smallest_covering(&scores, 100.0, 0.81);
         assert_eq!(chosen.members, 3);
         let chosen = smallest_covering(&scores, 100.0, 1.0);

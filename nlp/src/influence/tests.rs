@@ -104,9 +104,15 @@ fn exact_sets_on_a_small_population() {
     tracker.refresh();
     let names = ["a", "b", "c", "d"];
     // Impressions: a 3000, b 200, c 50, d 0; 80 % of 3250 is 2600: a alone.
-    assert_eq!(member_names(&tracker, InfluenceKind::Connector, &names), ["a"]);
+    assert_eq!(
+        member_names(&tracker, InfluenceKind::Connector, &names),
+        ["a"]
+    );
     // Expert posts: c 5 × 2 = 10, a 3, b 2, d 1; 80 % of 16 is 12.8: c and a.
-    assert_eq!(member_names(&tracker, InfluenceKind::Maven, &names), ["a", "c"]);
+    assert_eq!(
+        member_names(&tracker, InfluenceKind::Maven, &names),
+        ["a", "c"]
+    );
 
     let last_of_c = &badges[9];
     assert_eq!(last_of_c.len(), 1, "{last_of_c:?}");
@@ -128,7 +134,12 @@ fn exact_sets_on_a_small_population() {
         "top 25% (#1 of ~4 authors) by impressions: 1.0k followers × 3 posts in 30 days \
          ≈ 3.0k impressions"
     );
-    let mavens: Vec<&str> = brand.mavens.leaders.iter().map(|l| l.author.as_str()).collect();
+    let mavens: Vec<&str> = brand
+        .mavens
+        .leaders
+        .iter()
+        .map(|l| l.author.as_str())
+        .collect();
     assert_eq!(mavens, ["c", "a"]);
     assert_eq!(
         brand.mavens.leaders[0].explanation,
@@ -146,7 +157,11 @@ fn old_posts_fade_with_the_window() {
     };
     let new = post("new", 100);
     feed(&mut tracker, &[old, new]);
-    let old_score = tracker.score(BRAND, InfluenceKind::Connector, &post("old", 0).observation());
+    let old_score = tracker.score(
+        BRAND,
+        InfluenceKind::Connector,
+        &post("old", 0).observation(),
+    );
     let expected = 1_000.0 * (-2.0f64).exp();
     assert!((old_score - expected).abs() < 1e-6, "{old_score}");
     tracker.refresh();
@@ -180,7 +195,10 @@ fn a_profile_url_links_an_author_across_sources() {
     let boards = tracker.leaderboards();
     let mavens = &boards.brands[0].mavens;
     assert_eq!(mavens.leaders[0].author, "@tom");
-    assert!((mavens.leaders[0].posts - 2.0).abs() < 1e-9, "both posts count for @tom");
+    assert!(
+        (mavens.leaders[0].posts - 2.0).abs() < 1e-9,
+        "both posts count for @tom"
+    );
 }
 
 #[test]
@@ -227,8 +245,17 @@ fn edits_are_not_counted_twice_but_keep_their_badges() {
         },
     };
     tracker.assign(&mut analysed);
-    let kinds: Vec<&str> = analysed.analysis.influence.iter().map(|b| b.kind.as_str()).collect();
-    assert_eq!(kinds, ["connector", "maven"], "one author: both sets, once per brand");
+    let kinds: Vec<&str> = analysed
+        .analysis
+        .influence
+        .iter()
+        .map(|b| b.kind.as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["connector", "maven"],
+        "one author: both sets, once per brand"
+    );
     analysed.post.change = Change::Edit;
     tracker.assign(&mut analysed);
     assert_eq!(analysed.analysis.influence.len(), 2);
@@ -244,9 +271,12 @@ fn a_restored_tracker_publishes_the_same_leaderboards() {
     feed(&mut tracker, &posts);
     tracker.refresh();
     let bytes = tracker.snapshot().expect("encodes");
-    let restored = InfluenceTracker::restore(*tracker.config(), [BRAND, "Other"], &bytes)
-        .expect("decodes");
-    assert_eq!(restored.leaderboards().brands[0], tracker.leaderboards().brands[0]);
+    let restored =
+        InfluenceTracker::restore(*tracker.config(), [BRAND, "Other"], &bytes).expect("decodes");
+    assert_eq!(
+        restored.leaderboards().brands[0],
+        tracker.leaderboards().brands[0]
+    );
     assert_eq!(restored.leaderboards().brands.len(), 2);
     assert!(InfluenceTracker::restore(*tracker.config(), [BRAND], &bytes[..9]).is_err());
 }
