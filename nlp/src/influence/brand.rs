@@ -10,6 +10,7 @@
 //! and dropped with its links when it holds none.
 
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 
 use super::explain::{self, Figures, Standing};
 use super::leaderboard::{BrandLeaderboard, InfluenceKind, KindBoard, Leader};
@@ -24,7 +25,7 @@ use super::window::{ActiveAuthors, Decay};
 pub const LEADERS: usize = 20;
 
 /// The set of one kind as last chosen.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ChosenSet {
     /// Counter of the last member (stored units); `f64::INFINITY` when the set is empty.
     pub(crate) cutoff: f64,
@@ -85,9 +86,11 @@ pub(crate) struct BrandTracker {
     /// Share of the total each set must make, in `(0, 1]`.
     pub(crate) share: f64,
     profile_text_bytes: usize,
-    sets: [ChosenSet; 2],
-    active_estimate: f64,
-    since_refresh: usize,
+    pub(crate) sets: [ChosenSet; 2],
+    /// Active authors, estimated when the sets were chosen.
+    pub(crate) active_estimate: f64,
+    /// Posts since the sets were chosen.
+    pub(crate) since_refresh: usize,
 }
 
 impl BrandTracker {
@@ -113,7 +116,7 @@ impl BrandTracker {
         }
     }
 
-    /// Rebuilds the derived state (links, text bytes, sets) after a restore.
+    /// Rebuilds the derived state (links, text bytes) after a restore.
     pub(crate) fn rebuild(&mut self) {
         self.links.clear();
         self.profile_text_bytes = 0;
@@ -126,7 +129,6 @@ impl BrandTracker {
                 }
             }
         }
-        self.refresh();
     }
 
     /// The key this observation counts under: the author's own, or the candidate a handle or

@@ -1,20 +1,21 @@
 //! Saving and restoring the tracker's state: a compact binary snapshot (postcard) of each
 //! brand's counters, profiles, totals, decay landmark and active-author sketches.
 //!
-//! What is derived (links between sources, the chosen sets, memory accounting) is not
-//! saved: it is rebuilt on restore, so a restored tracker publishes the same leaderboards
-//! as the one that was saved. A snapshot of another format version, or bytes that do not
+//! The chosen sets are saved with the posts counted since they were chosen, so a restored
+//! tracker publishes the same leaderboards and badges the next posts as the saved one
+//! would have. What is derived (links between sources, memory accounting) is rebuilt. A snapshot of another format version, or bytes that do not
 //! decode, are an [`InfluenceError`]; the caller then starts from an empty tracker.
 
 use serde::{Deserialize, Serialize};
 
-use super::brand::BrandTracker;
+use super::brand::{BrandTracker, ChosenSet};
 use super::profile::Profile;
 use super::space_saving::{Counter, SpaceSaving};
 use super::window::{ActiveAuthors, Decay};
 
 /// Format version of the snapshot; bump when its shape changes.
 pub const SNAPSHOT_VERSION: u32 = 1;
+
 
 /// Why a snapshot could not be written or read back.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,9 @@ struct BrandRef<'state> {
     mavens: &'state [Counter],
     profiles: Vec<(u64, &'state Profile)>,
     active: &'state ActiveAuthors,
+    sets: &'state [ChosenSet; 2],
+    active_estimate: f64,
+    since_refresh: usize,
 }
 
 #[derive(Deserialize)]
@@ -65,6 +69,9 @@ struct BrandState {
     mavens: Vec<Counter>,
     profiles: Vec<(u64, Profile)>,
     active: ActiveAuthors,
+    sets: [ChosenSet; 2],
+    active_estimate: f64,
+    since_refresh: usize,
 }
 
 /// Encodes the brands' state.
@@ -86,6 +93,9 @@ pub(crate) fn encode(brands: &[BrandTracker]) -> Result<Vec<u8>, InfluenceError>
                 .map(|(key, profile)| (*key, profile))
                 .collect(),
             active: &brand.active,
+            sets: &brand.sets,
+            active_estimate: brand.active_estimate,
+            since_refresh: brand.since_refresh,
         })
         .collect();
     let snapshot = SnapshotRef {
@@ -126,6 +136,11 @@ pub(crate) fn restore(brands: &mut [BrandTracker], bytes: &[u8]) -> Result<(), I
             .into_iter()
             .filter(|(key, _)| brand.connectors.contains(*key) || brand.mavens.contains(*key))
             .collect();
+        // The sets as they were chosen, and when, so the restored tracker badges the next
+        // posts exactly as the saved one would have.
+        brand.sets = saved.sets;
+        brand.active_estimate = saved.active_estimate;
+        brand.since_refresh = saved.since_refresh;
         brand.rebuild();
     }
     Ok(())

@@ -148,13 +148,16 @@ impl SpaceSaving {
         }
     }
 
-    /// Rebuilds a summary from saved counters, keeping the largest ones if there are more
-    /// than `capacity`.
+    /// Rebuilds a summary from saved counters ([`SpaceSaving::counters`]), keeping the
+    /// largest ones if there are more than `capacity`. Counters saved from a summary of the
+    /// same capacity come back in the same order, so the restored summary evicts exactly
+    /// as the saved one would have.
     pub fn from_counters(capacity: usize, mut counters: Vec<Counter>) -> SpaceSaving {
         let mut summary = SpaceSaving::new(capacity);
-        counters.sort_by(|left, right| right.count.total_cmp(&left.count));
-        counters.truncate(summary.capacity);
-        counters.dedup_by_key(|counter| counter.key);
+        if counters.len() > summary.capacity {
+            counters.sort_by(|left, right| right.count.total_cmp(&left.count));
+            counters.truncate(summary.capacity);
+        }
         for counter in counters {
             if summary.position.contains_key(&counter.key) || !counter.count.is_finite() {
                 continue;

@@ -278,6 +278,15 @@ fn a_restored_tracker_publishes_the_same_leaderboards() {
         tracker.leaderboards().brands[0]
     );
     assert_eq!(restored.leaderboards().brands.len(), 2);
+    // The restored tracker goes on exactly as the saved one would have.
+    let mut saved = tracker.clone();
+    let mut restored = restored;
+    for round in 0..20u64 {
+        let next = post(&format!("late-{}", round % 4), round * 50);
+        let expected = saved.observe(&next.observation(), &[BRAND]);
+        assert_eq!(restored.observe(&next.observation(), &[BRAND]), expected);
+    }
+    assert_eq!(restored.leaderboards().brands[0], saved.leaderboards().brands[0]);
     assert!(InfluenceTracker::restore(*tracker.config(), [BRAND], &bytes[..9]).is_err());
 }
 

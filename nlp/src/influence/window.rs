@@ -1,7 +1,9 @@
 //! The sliding window: exponential time decay of weights ([`Decay`]) and a count of the
 //! distinct authors active in the window ([`ActiveAuthors`]).
 //!
-//! **Decay.** A post at time `t` weighs `w · e^-(now - t)/window`. On a steady stream the
+//! **Decay.** A post at time `t` weighs `w · e^-(now - t)/window`, with times counted in
+//! whole days (UTC), so posts of the same day weigh the same and a replay of the same
+//! posts a few seconds later gives the same sets. On a steady stream the
 //! decayed sum equals the plain sum over the last `window`, which is how the figures are
 //! shown ("12 posts in 30 days"), and old activity fades instead of falling off a cliff.
 //! Weights use *forward decay* (Cormode et al., 2009): they are stored as
@@ -38,7 +40,8 @@ impl Decay {
 
     /// What a weight of 1 at time `at` is stored as.
     pub fn stored(&self, at: i64) -> f64 {
-        ((at - self.landmark) as f64 / self.window_seconds).exp()
+        let elapsed = whole_day(at) - whole_day(self.landmark);
+        (elapsed as f64 / self.window_seconds).exp()
     }
 
     /// Turns a stored value back into its decayed value at `now`.
@@ -49,7 +52,8 @@ impl Decay {
     /// True when values stored at `now` get too large: rescale by
     /// [`Decay::rescale_factor`], then call [`Decay::move_landmark`].
     pub fn needs_rescale(&self, now: i64) -> bool {
-        (now - self.landmark) as f64 / self.window_seconds > RESCALE_EXPONENT
+        (whole_day(now) - whole_day(self.landmark)) as f64 / self.window_seconds
+            > RESCALE_EXPONENT
     }
 
     /// The factor to multiply stored values by when the landmark moves to `now`.
@@ -60,6 +64,11 @@ impl Decay {
     pub fn move_landmark(&mut self, now: i64) {
         self.landmark = now;
     }
+}
+
+/// The start of the UTC day of `at`.
+fn whole_day(at: i64) -> i64 {
+    at.div_euclid(SECONDS_PER_DAY) * SECONDS_PER_DAY
 }
 
 /// log2 of the number of registers of each daily sketch.
@@ -160,13 +169,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn forward_decay_matches_plain_decay() {
-        let decay = Decay::new(100.0, 1_000);
-        let stored = decay.stored(1_050) * 2.0;
-        let expected = 2.0 * (-(1_250.0 - 1_050.0) / 100.0f64).exp();
-        assert!((decay.value_at(stored, 1_250) - expected).abs() < 1e-12);
-        assert!(!decay.needs_rescale(1_000 + 100 * 150));
-        assert!(decay.needs_rescale(1_000 + 100 * 250));
+    fn forward_decay_matches_plain_decay_in_whole_days() {
+        let day = SECONDS_PER_DAY;
+        let window = 30.0 * day as f64;
+        let decay = Decay::new(window, 3 * day + 5);
+        let stored = decay.stored(10 * day + 7) * 2.0;
+        let expected = 2.0 * (-(40.0 - 10.0) / 30.0f64).exp();
+        let value = decay.value_at(stored, 40 * day + 86_000);
+        assert!((value - expected).abs() < 1e-12, "{value}");
+        assert_eq!(decay.stored(10 * day), decay.stored(10 * day + 86_399));
+        assert!(!decay.needs_rescale(3 * day + 30 * 150 * day));
+        assert!(decay.needs_rescale(3 * day + 30 * 250 * day));
     }
 
     #[test]
