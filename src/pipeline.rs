@@ -73,8 +73,9 @@ const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 const COMMIT_DOC_LIMIT: usize = 10_000;
 /// Retention is enforced this often.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
-/// The influence tracker is saved this often (after an index commit), and at shutdown.
-const INFLUENCE_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(60);
+/// The influence tracker is saved at least this often (after an index commit; less often
+/// when a snapshot is slow), and at shutdown.
+const INFLUENCE_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);
 /// Leaderboards are published to the dashboard at most this often.
 const LEADERBOARD_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -147,7 +148,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
     let brand_names: Vec<String> = config.nlp.brands.iter().map(|b| b.name.clone()).collect();
     let influence_store = store.clone();
     let influence_config = config.influence;
-    let tracker = tokio::task::spawn_blocking(move || {
+    let (tracker, influence_checkpoints) = tokio::task::spawn_blocking(move || {
         influence_task::load(&influence_store, influence_config, &brand_names)
     })
     .await
@@ -164,7 +165,11 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
     let (analysed_tx, analysed_rx) = mpsc::channel::<IndexMessage>(ANALYSED_CAPACITY);
     let (alert_tx, alert_rx) = mpsc::channel(ALERT_INPUT_CAPACITY);
 
-    let checkpoints = writer.committed_checkpoints().clone();
+    // The influence snapshot matches an earlier commit than the last one, or the same: the
+    // sources resume from its checkpoints, so the tracker counts every post exactly once
+    // (the index stores re-delivered posts once, the alert engine alerts once).
+    let checkpoints =
+        influence_checkpoints.unwrap_or_else(|| writer.committed_checkpoints().clone());
     let source_tasks = sources::spawn_all(
         &config.sources,
         &config.nlp.brands,
@@ -198,7 +203,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
             leaderboards: leaderboards_tx,
         },
         influence_task::Settings {
-            snapshot_interval: INFLUENCE_SNAPSHOT_INTERVAL,
+            min_snapshot_interval: INFLUENCE_SNAPSHOT_INTERVAL,
             publish_interval: LEADERBOARD_INTERVAL,
         },
         Arc::clone(&stats),

@@ -23,7 +23,7 @@ fn check_accepts_the_sample_config() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        stdout.contains("ok (1 brands, 2 axes, 3 teams, 5 rules, 1 sources)"),
+        stdout.contains("ok (1 brands, 2 axes, 3 teams, 7 rules, 1 sources)"),
         "{stdout}"
     );
 }

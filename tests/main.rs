@@ -2,6 +2,7 @@
 //! line. One integration binary (STYLE.md §17); shared helpers are in `util.rs`.
 
 mod cli;
+mod influence;
 mod live_sources;
 mod nlp_eval;
 mod pipeline;

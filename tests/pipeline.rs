@@ -1,7 +1,9 @@
 //! The whole pipeline on the fixtures: two WebSocket clients each receive exactly the
 //! alerts routed to their team; a known post is found by a word and by its category; and
 //! after an abrupt kill mid-stream and a restart on the same data directory, every
-//! fixture post is in the index exactly once.
+//! fixture post is in the index exactly once, with its influence badges as a run without a
+//! kill would give them (so are the alerts of rules on `connector` and `maven`); a clean
+//! restart keeps the influencer leaderboards.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use std::time::Duration;
 use collector::replay::{Replay, ReplayConfig, load_dir};
 use collector::{Source, SourceStats};
 use dashboard::alerts::AlertEngine;
+use nlp::influence::InfluenceTracker;
 use nlp::{Analyzer, Outcome};
 use veille::config::{self, Config};
 use veille::pipeline::{self, RunningPipeline};
@@ -39,6 +42,8 @@ async fn expected_outcome(config: &Config) -> Expected {
     let mut replay =
         Replay::new(replay_config, None, Arc::new(SourceStats::default())).expect("replay builds");
     let analyzer = Analyzer::new(&config.nlp).expect("analyzer builds");
+    let brands = config.nlp.brands.iter().map(|brand| brand.name.clone());
+    let mut tracker = InfluenceTracker::new(config.influence, brands);
     let mut engine = AlertEngine::new(config.rules.clone(), config.teams.clone());
     let mut expected = Expected {
         post_ids: BTreeSet::new(),
@@ -51,7 +56,8 @@ async fn expected_outcome(config: &Config) -> Expected {
                 expected.post_ids.remove(post.id.as_str());
                 continue;
             }
-            if let Outcome::Relevant(analysed) = analyzer.analyse(post) {
+            if let Outcome::Relevant(mut analysed) = analyzer.analyse(post) {
+                tracker.assign(&mut analysed);
                 expected.post_ids.insert(analysed.post.id.to_string());
                 for alert in engine.evaluate(&analysed, chrono::Utc::now()) {
                     expected
@@ -102,6 +108,17 @@ async fn fixtures_travel_the_whole_way_and_survive_an_abrupt_kill() {
     );
     let service = "customer-service";
     let marketing = "marketing";
+    // The sample's influence rules fire on the fixtures (badges set before alerts).
+    for (team, rule) in [
+        (service, "unhappy-connector:"),
+        (marketing, "maven-praise:"),
+    ] {
+        let fired = expected
+            .alerts_by_team
+            .get(team)
+            .is_some_and(|alerts| alerts.iter().any(|id| id.starts_with(rule)));
+        assert!(fired, "no `{rule}` alert for {team}");
+    }
     assert!(
         !expected
             .alerts_by_team

@@ -12,6 +12,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use collector::{Checkpoint, PostId};
 use index::{CommitTrigger, PostWriter};
 use nlp::AnalysedPost;
@@ -33,8 +35,9 @@ pub(crate) struct AnalysedBatch {
 #[derive(Debug)]
 pub(crate) enum IndexMessage {
     Batch(AnalysedBatch),
-    /// Commit now; answer whether everything received so far is committed.
-    Commit(oneshot::Sender<bool>),
+    /// Commit now; answer, once everything received so far is committed, with the
+    /// checkpoints of that commit (None when the commit failed).
+    Commit(oneshot::Sender<Option<BTreeMap<String, Checkpoint>>>),
 }
 
 pub(crate) struct Settings {
@@ -64,7 +67,11 @@ pub(crate) async fn run(
                     Some(IndexMessage::Commit(answer)) => {
                         let committed = commit(&mut writer, CommitTrigger::Requested, &stats).await;
                         dirty_since = None;
-                        let _ = answer.send(committed);
+                        let checkpoints = writer
+                            .as_ref()
+                            .filter(|_| committed)
+                            .map(|writer| writer.committed_checkpoints().clone());
+                        let _ = answer.send(checkpoints);
                         continue;
                     }
                     None => break,

@@ -4,22 +4,29 @@
 //! rules and the index both see the badges.
 //!
 //! It publishes the leaderboards on a `watch` channel (the dashboard reads the latest) at
-//! most every [`Settings::publish_interval`], and snapshots the tracker into the store every
-//! [`Settings::snapshot_interval`] and when its input closes. A snapshot is taken right
-//! after an index commit it asked for and that holds every post the tracker counted, so
-//! that after a restart the tracker and the index's checkpoints describe the same point of
-//! the stream (a crash between that commit and the snapshot write loses, for influence
-//! only, the posts since the previous snapshot).
+//! most every [`Settings::publish_interval`] while posts arrive, and once the input idles.
+//!
+//! **Nothing counted twice, nothing missed.** The tracker is saved right after an index
+//! commit it asked for, which holds every post it counted; the saved record carries that
+//! commit's checkpoints. On start, the sources resume from those checkpoints ([`load`]):
+//! the posts committed after the snapshot are delivered again, the index stores them once
+//! (upsert by id), the alert engine does not raise their alerts twice, and the tracker
+//! counts them exactly once. Snapshots are taken at least every
+//! [`Settings::min_snapshot_interval`], and less often when they are slow (never more than
+//! about 2 % of the time), and when the input closes.
 //!
 //! Tracker calls may sort its counters: they run on a blocking thread, the task moving the
 //! tracker there and back.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use collector::Checkpoint;
 use index::Store;
 use nlp::AnalysedPost;
 use nlp::influence::{InfluenceConfig, InfluenceTracker, Leaderboards};
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
@@ -30,32 +37,56 @@ use super::index_task::{AnalysedBatch, IndexMessage};
 const SNAPSHOT_TABLE: &str = "influence";
 const SNAPSHOT_KEY: &str = "tracker";
 
+/// A snapshot is never slower than this share of the time between snapshots.
+const SNAPSHOT_TIME_FACTOR: u32 = 50;
+
 pub(crate) struct Settings {
-    pub(crate) snapshot_interval: Duration,
+    pub(crate) min_snapshot_interval: Duration,
     pub(crate) publish_interval: Duration,
 }
 
-/// The tracker saved in `store`, or an empty one (a missing or unreadable snapshot is
-/// logged, never fatal).
-pub(crate) fn load(store: &Store, config: InfluenceConfig, brands: &[String]) -> InfluenceTracker {
-    let saved = match store.get_bytes(SNAPSHOT_TABLE, SNAPSHOT_KEY) {
-        Ok(saved) => saved,
+/// What is saved: the tracker, and the checkpoints of the index commit it matches.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    /// `BTreeMap<String, Checkpoint>` as JSON (cursors are JSON values).
+    checkpoints: String,
+    tracker: Vec<u8>,
+}
+
+/// The tracker saved in `store` with the checkpoints the sources must resume from; or an
+/// empty tracker and no checkpoints (the sources then resume from the index's). A missing
+/// or unreadable snapshot is logged, never fatal.
+pub(crate) fn load(
+    store: &Store,
+    config: InfluenceConfig,
+    brands: &[String],
+) -> (InfluenceTracker, Option<BTreeMap<String, Checkpoint>>) {
+    let empty = || (InfluenceTracker::new(config, brands.iter().cloned()), None);
+    let bytes = match store.get_bytes(SNAPSHOT_TABLE, SNAPSHOT_KEY) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return empty(),
         Err(error) => {
             tracing::error!(error = %error, "cannot read the influence snapshot; starting empty");
-            None
+            return empty();
         }
     };
-    let Some(bytes) = saved else {
-        return InfluenceTracker::new(config, brands.iter().cloned());
-    };
-    match InfluenceTracker::restore(config, brands.iter().cloned(), &bytes) {
-        Ok(tracker) => {
+    let restored = postcard::from_bytes::<Saved>(&bytes)
+        .map_err(|error| error.to_string())
+        .and_then(|saved| {
+            let checkpoints: BTreeMap<String, Checkpoint> =
+                serde_json::from_str(&saved.checkpoints).map_err(|error| error.to_string())?;
+            let tracker = InfluenceTracker::restore(config, brands.iter().cloned(), &saved.tracker)
+                .map_err(|error| error.to_string())?;
+            Ok((tracker, checkpoints))
+        });
+    match restored {
+        Ok((tracker, checkpoints)) => {
             tracing::info!(bytes = bytes.len(), "influence state restored");
-            tracker
+            (tracker, Some(checkpoints))
         }
         Err(error) => {
             tracing::error!(error = %error, "influence snapshot unusable; starting empty");
-            InfluenceTracker::new(config, brands.iter().cloned())
+            empty()
         }
     }
 }
@@ -77,23 +108,44 @@ pub(crate) async fn run(
     stats: Arc<PipelineStats>,
 ) {
     let mut slot = Some(tracker);
-    let mut last_snapshot = Instant::now();
+    let mut next_snapshot = Instant::now() + settings.min_snapshot_interval;
     let mut last_publish: Option<Instant> = None;
+    // Posts counted since the leaderboards were last published.
+    let mut unpublished = false;
     let mut alerts_open = true;
-    while let Some(batch) = input.recv().await {
-        let publish = last_publish.is_none_or(|at| at.elapsed() >= settings.publish_interval);
+    loop {
+        let publish_due = last_publish.map(|at| at + settings.publish_interval);
+        let batch = tokio::select! {
+            received = input.recv() => match received {
+                Some(batch) => batch,
+                None => break,
+            },
+            _ = sleep_until_option(publish_due.filter(|_| unpublished)) => {
+                if !publish(&mut slot, &outputs.leaderboards).await {
+                    return;
+                }
+                last_publish = Some(Instant::now());
+                unpublished = false;
+                continue;
+            }
+        };
+        let publish_now = publish_due.is_none_or(|due| Instant::now() >= due);
         let Some((batch, published)) = with_tracker(&mut slot, move |tracker| {
             let batch = assign_batch(tracker, batch);
-            let published = publish.then(|| tracker.leaderboards());
+            let published = publish_now.then(|| tracker.leaderboards());
             (batch, published)
         })
         .await
         else {
             return;
         };
-        if let Some(leaderboards) = published {
-            outputs.leaderboards.send_replace(Arc::new(leaderboards));
-            last_publish = Some(Instant::now());
+        match published {
+            Some(leaderboards) => {
+                outputs.leaderboards.send_replace(Arc::new(leaderboards));
+                last_publish = Some(Instant::now());
+                unpublished = false;
+            }
+            None => unpublished = true,
         }
         for post in &batch.posts {
             PipelineStats::bump_by(&stats.influence_badges, post.analysis.influence.len());
@@ -111,20 +163,38 @@ pub(crate) async fn run(
             tracing::error!("index writer stopped; stopping the influence stage");
             return;
         }
-        if last_snapshot.elapsed() >= settings.snapshot_interval {
+        if Instant::now() >= next_snapshot {
+            let started = Instant::now();
             snapshot(&mut slot, &store, &outputs.index, &stats).await;
-            last_snapshot = Instant::now();
+            let spacing = started.elapsed() * SNAPSHOT_TIME_FACTOR;
+            next_snapshot = Instant::now() + spacing.max(settings.min_snapshot_interval);
         }
     }
-    if let Some(leaderboards) = with_tracker(&mut slot, |tracker| {
-        tracker.refresh();
-        tracker.leaderboards()
-    })
-    .await
-    {
-        outputs.leaderboards.send_replace(Arc::new(leaderboards));
+    if unpublished {
+        publish(&mut slot, &outputs.leaderboards).await;
     }
     snapshot(&mut slot, &store, &outputs.index, &stats).await;
+}
+
+/// Publishes the current leaderboards; false when the tracker is gone.
+async fn publish(
+    slot: &mut Option<InfluenceTracker>,
+    leaderboards: &watch::Sender<Arc<Leaderboards>>,
+) -> bool {
+    match with_tracker(slot, |tracker| tracker.leaderboards()).await {
+        Some(current) => {
+            leaderboards.send_replace(Arc::new(current));
+            true
+        }
+        None => false,
+    }
+}
+
+async fn sleep_until_option(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Counts the batch's posts and sets their badges.
@@ -149,14 +219,18 @@ async fn snapshot(
         tracing::warn!("index writer gone; influence snapshot skipped");
         return;
     }
-    if answered.await != Ok(true) {
+    let Ok(Some(checkpoints)) = answered.await else {
         PipelineStats::bump(&stats.influence_errors);
         tracing::warn!("index commit failed; influence snapshot skipped");
         return;
-    }
+    };
     let store = store.clone();
     let saved = with_tracker(slot, move |tracker| {
-        let bytes = tracker.snapshot().map_err(|error| error.to_string())?;
+        let saved = Saved {
+            checkpoints: serde_json::to_string(&checkpoints).map_err(|error| error.to_string())?,
+            tracker: tracker.snapshot().map_err(|error| error.to_string())?,
+        };
+        let bytes = postcard::to_allocvec(&saved).map_err(|error| error.to_string())?;
         store
             .put_bytes(SNAPSHOT_TABLE, SNAPSHOT_KEY, &bytes)
             .map_err(|error| error.to_string())?;

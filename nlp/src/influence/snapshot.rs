@@ -16,7 +16,6 @@ use super::window::{ActiveAuthors, Decay};
 /// Format version of the snapshot; bump when its shape changes.
 pub const SNAPSHOT_VERSION: u32 = 1;
 
-
 /// Why a snapshot could not be written or read back.
 #[derive(Debug, thiserror::Error)]
 pub enum InfluenceError {

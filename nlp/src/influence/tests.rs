@@ -286,7 +286,10 @@ fn a_restored_tracker_publishes_the_same_leaderboards() {
         let expected = saved.observe(&next.observation(), &[BRAND]);
         assert_eq!(restored.observe(&next.observation(), &[BRAND]), expected);
     }
-    assert_eq!(restored.leaderboards().brands[0], saved.leaderboards().brands[0]);
+    assert_eq!(
+        restored.leaderboards().brands[0],
+        saved.leaderboards().brands[0]
+    );
     assert!(InfluenceTracker::restore(*tracker.config(), [BRAND], &bytes[..9]).is_err());
 }
 

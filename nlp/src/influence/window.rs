@@ -52,8 +52,7 @@ impl Decay {
     /// True when values stored at `now` get too large: rescale by
     /// [`Decay::rescale_factor`], then call [`Decay::move_landmark`].
     pub fn needs_rescale(&self, now: i64) -> bool {
-        (whole_day(now) - whole_day(self.landmark)) as f64 / self.window_seconds
-            > RESCALE_EXPONENT
+        (whole_day(now) - whole_day(self.landmark)) as f64 / self.window_seconds > RESCALE_EXPONENT
     }
 
     /// The factor to multiply stored values by when the landmark moves to `now`.
