@@ -6,6 +6,7 @@
 //! The stages themselves are the crates `collector`, `nlp`, `index` and `dashboard`; see
 //! `ARCHITECTURE.md`.
 
+pub mod bench;
 pub mod config;
 pub mod dataset;
 pub mod eval;

@@ -1,4 +1,4 @@
-//! The `veille` command line: `demo`, `run`, `check`, `train` and `eval`. Thin: it parses arguments, loads
+//! The `veille` command line: `demo`, `run`, `check`, `train`, `eval` and `bench`. Thin: it parses arguments, loads
 //! the configuration and hands over to [`veille::pipeline`].
 
 use std::net::SocketAddr;
@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use veille::config::{self, Config, Origin};
-use veille::{fixtures, pipeline, users};
+use veille::{bench, fixtures, pipeline, users};
 
 #[derive(Parser)]
 #[command(name = "veille", version, about = "Real-time social-media listening")]
@@ -44,6 +44,11 @@ enum Command {
     Train(veille::train::TrainArgs),
     /// Scores a model on labelled texts (accuracy, macro-F1, confusion, posts/s).
     Eval(veille::eval::EvalArgs),
+    /// Runs a benchmark and prints its figures (build with --release).
+    Bench {
+        #[command(subcommand)]
+        what: bench::BenchCommand,
+    },
     /// Manages dashboard accounts (stored in the data directory, never in the config).
     #[command(subcommand)]
     User(UserCommand),
@@ -89,6 +94,7 @@ fn main() -> ExitCode {
         Command::Train(args) => veille::train::run(&args),
         Command::Eval(args) => veille::eval::run(&args),
         Command::User(command) => user(command),
+        Command::Bench { what } => bench::run(&what),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

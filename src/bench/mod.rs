@@ -1,0 +1,24 @@
+//! `veille bench ...`: measurements that print figures (STYLE.md §19: speed is measured in
+//! benchmarks, never in timed tests). One subcommand per measured part.
+
+mod influence;
+mod population;
+
+use clap::Subcommand;
+
+pub use influence::InfluenceArgs;
+
+/// What to measure.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Mass connectors and mavens on a generated Zipf population: precision and recall
+    /// against the exact sets, memory against the budget, cost per post.
+    Influence(InfluenceArgs),
+}
+
+/// Runs one benchmark and prints its figures.
+pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Influence(args) => influence::run(args),
+    }
+}
