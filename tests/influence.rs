@@ -96,6 +96,21 @@ async fn fixtures_make_influencers_and_a_restart_keeps_the_leaderboards() {
             "indexed posts carry {kind} badges"
         );
     }
+    for kind in ["connector", "maven"] {
+        let filtered = get_json(
+            first.address,
+            &format!("/api/search?influence={kind}&limit=1000"),
+        )
+        .await;
+        let hits = filtered["hits"].as_array().expect("hits");
+        assert!(!hits.is_empty(), "the influence facet finds {kind} posts");
+        for hit in hits {
+            let badges = hit["post"]["analysis"]["influence"]
+                .as_array()
+                .expect("badges");
+            assert!(badges.iter().any(|badge| badge["kind"] == kind), "{hit}");
+        }
+    }
     first.shutdown().await;
 
     let second = pipeline::start(&config, config.listen)

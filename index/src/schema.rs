@@ -11,8 +11,9 @@
 //!   so `Résiliation` matches `resiliation`.
 //!
 //! Facet paths in the `labels` field (the filters and facet counts of [`crate::search`]):
-//! `/source/<source>`, `/lang/<code>`, `/sentiment/<label>`, `/brand/<brand>` and
-//! `/axis/<axis>/<category>`.
+//! `/source/<source>`, `/lang/<code>`, `/sentiment/<label>`, `/brand/<brand>`,
+//! `/axis/<axis>/<category>` and `/influence/<kind>` (`connector`, `maven`: the author's
+//! influence badges when the post was analysed).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -52,6 +53,7 @@ pub(crate) const FACET_LANGUAGE: &str = "lang";
 pub(crate) const FACET_SENTIMENT: &str = "sentiment";
 pub(crate) const FACET_BRAND: &str = "brand";
 pub(crate) const FACET_AXIS: &str = "axis";
+pub(crate) const FACET_INFLUENCE: &str = "influence";
 
 /// The fields of the schema, resolved once.
 #[derive(Debug, Clone, Copy)]
@@ -281,6 +283,10 @@ pub(crate) fn to_document(
         for category in categories {
             document.add_facet(fields.labels, category_facet(axis, category));
         }
+    }
+    let kinds: BTreeSet<&str> = analysis.influence.iter().map(|b| b.kind.as_str()).collect();
+    for kind in kinds {
+        document.add_facet(fields.labels, label_facet(FACET_INFLUENCE, kind));
     }
     document.add_text(fields.doc, stored);
     Ok(document)

@@ -57,6 +57,8 @@ pub struct SearchQuery {
     pub brand: Option<String>,
     /// `(axis, category)` pairs; a post must be in all of them.
     pub categories: Vec<(String, String)>,
+    /// Influence badge kind (`connector`, `maven`) the post's author had.
+    pub influence: Option<String>,
     /// Posts created at or after this time.
     pub since: Option<DateTime<Utc>>,
     /// Posts created strictly before this time.
@@ -75,6 +77,7 @@ impl Default for SearchQuery {
             language: None,
             brand: None,
             categories: Vec::new(),
+            influence: None,
             since: None,
             until: None,
             limit: 20,
@@ -267,6 +270,9 @@ impl SearchIndex {
         }
         for (axis, category) in &query.categories {
             facets.push(schema::category_facet(axis, category));
+        }
+        if let Some(kind) = &query.influence {
+            facets.push(schema::label_facet(schema::FACET_INFLUENCE, kind));
         }
 
         let mut filters: Vec<Box<dyn Query>> = Vec::new();

@@ -213,7 +213,11 @@ pub(super) fn run(args: &InfluenceArgs) -> anyhow::Result<()> {
         "memory: tracker accounts {:.1} MiB of the {} MiB budget ({})",
         mib(accounted),
         args.budget_mb,
-        if accounted <= config.memory_budget as u64 { "within" } else { "OVER" }
+        if accounted <= config.memory_budget as u64 {
+            "within"
+        } else {
+            "OVER"
+        }
     );
     if let (Some(before), Some(after)) = (run.rss_before, run.rss_after) {
         println!(
@@ -226,24 +230,41 @@ pub(super) fn run(args: &InfluenceArgs) -> anyhow::Result<()> {
 
     let (exact, now) = run_exact(args, run.posts)?;
     let window_start = now - i64::from(args.window_days) * 86_400;
-    let active = exact.values().filter(|(_, _, last)| *last > window_start).count();
+    let active = exact
+        .values()
+        .filter(|(_, _, last)| *last > window_start)
+        .count();
     println!(
         "exact pass: {} distinct authors, {active} active in the last {} days",
         exact.len(),
         args.window_days
     );
     let boards = run.tracker.leaderboards();
-    let estimated_active = boards.brands.first().map_or(0, |board| board.active_authors);
+    let estimated_active = boards
+        .brands
+        .first()
+        .map_or(0, |board| board.active_authors);
     println!("tracker's estimate of active authors: {estimated_active}");
     println!();
     println!(
         "{:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11} {:>10}",
-        "set", "exact", "tracker", "precision", "recall", "covers", "share exact", "share est.", "Forrester"
+        "set",
+        "exact",
+        "tracker",
+        "precision",
+        "recall",
+        "covers",
+        "share exact",
+        "share est.",
+        "Forrester"
     );
     for kind in InfluenceKind::ALL {
         let (wanted, total) = exact_set(&exact, kind, args.share);
         let found = run.tracker.members(BRAND, kind);
-        let common = found.iter().filter(|key| wanted.binary_search(key).is_ok()).count();
+        let common = found
+            .iter()
+            .filter(|key| wanted.binary_search(key).is_ok())
+            .count();
         let covered: f64 = found
             .iter()
             .filter_map(|key| exact.get(key))

@@ -182,7 +182,11 @@ mod tests {
         for _ in 0..100 {
             let (left, right) = (first.next_post(), second.next_post());
             assert_eq!((left.author_id(), left.at), (right.author_id(), right.at));
-            assert!(left.author_id().parse::<u64>().is_ok_and(|author| author < 1_000));
+            assert!(
+                left.author_id()
+                    .parse::<u64>()
+                    .is_ok_and(|author| author < 1_000)
+            );
         }
     }
 

@@ -1,6 +1,7 @@
 //! `GET /api/search`: full-text search with filters, answered with hits and facet counts.
 //!
-//! Parameters: `q` (tantivy query syntax), `sentiment`, `source`, `lang`, `brand`, `since`
+//! Parameters: `q` (tantivy query syntax), `sentiment`, `source`, `lang`, `brand`,
+//! `influence` (`connector` or `maven`: posts whose author had that badge), `since`
 //! and `until` (RFC 3339), `limit` (default 20, 0 for facets only), `offset`, and
 //! `<axis>=<category>` for every configured axis (repeatable: a post must be in all). An
 //! empty value means "no filter". Any other parameter, an unknown value of a closed set or
@@ -20,12 +21,13 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 /// Parameters every search understands; the configured axes come after them.
-const KNOWN_PARAMETERS: [&str; 9] = [
+const KNOWN_PARAMETERS: [&str; 10] = [
     "q",
     "sentiment",
     "source",
     "lang",
     "brand",
+    "influence",
     "since",
     "until",
     "limit",
@@ -88,6 +90,12 @@ pub(crate) fn search_query(
             }
             "lang" => query.language = Some(value.to_lowercase()),
             "brand" => query.brand = Some(value.to_owned()),
+            "influence" => {
+                let kind = nlp::influence::InfluenceKind::parse(value).ok_or_else(|| {
+                    format!("unknown influence `{value}` (expected connector or maven)")
+                })?;
+                query.influence = Some(kind.as_str().to_owned());
+            }
             "since" => query.since = Some(parse_time(name, value)?),
             "until" => query.until = Some(parse_time(name, value)?),
             "limit" => query.limit = parse_count(name, value)?,
