@@ -145,9 +145,9 @@ impl Population {
             engagement: followers / 200 + u64::from(roll % 8),
             trust_level: (traits % 100 < 5).then_some(((traits >> 8) % 5) as u8),
             forum_posts: (traits % 100 < 20).then_some((traits >> 16) % 5_000),
-            blog_author: (traits >> 32) % 100 == 0,
-            text_chars: if roll % 10 == 0 { 800 } else { 120 },
-            answering: (roll >> 8) % 5 == 0,
+            blog_author: (traits >> 32).is_multiple_of(100),
+            text_chars: if roll.is_multiple_of(10) { 800 } else { 120 },
+            answering: (roll >> 8).is_multiple_of(5),
             at,
         }
     }
