@@ -22,7 +22,7 @@ use super::space_saving::SpaceSaving;
 use super::window::{ActiveAuthors, Decay};
 
 /// Leaders kept per set for the leaderboards.
-pub const LEADERS: usize = 20;
+pub(crate) const LEADERS: usize = 20;
 
 /// The set of one kind as last chosen.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -26,7 +26,7 @@
 //! Authors are keyed by source and id, and linked across sources only when a handle or a
 //! profile URL says so ([`profile::identities`]). An edited post is not counted again.
 
-pub mod brand;
+mod brand;
 pub mod explain;
 pub mod leaderboard;
 pub mod profile;
