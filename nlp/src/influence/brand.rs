@@ -152,6 +152,16 @@ impl BrandTracker {
 
     /// Counts one post about this brand and returns the badges its author holds.
     pub(crate) fn observe(&mut self, observation: &Observation<'_>) -> Vec<Earned> {
+        let key = self.count(observation);
+        InfluenceKind::ALL
+            .into_iter()
+            .filter_map(|kind| self.badge(key, kind))
+            .collect()
+    }
+
+    /// Counts one post about this brand (the hot path: no text is built) and returns the
+    /// key it counted under.
+    pub(crate) fn count(&mut self, observation: &Observation<'_>) -> u64 {
         let at = observation.at;
         if self.decay.needs_rescale(at) {
             self.rescale(at);
@@ -182,13 +192,14 @@ impl BrandTracker {
         if self.since_refresh >= self.connectors.len().max(self.mavens.len()) {
             self.refresh();
         }
-        let mut earned = Vec::new();
-        for kind in InfluenceKind::ALL {
-            if let Some(badge) = self.badge(key, kind) {
-                earned.push(badge);
-            }
-        }
-        earned
+        key
+    }
+
+    /// Whether the author of `key` is in the set of `kind`.
+    pub(crate) fn holds(&self, key: u64, kind: InfluenceKind) -> bool {
+        self.summary(kind)
+            .get(key)
+            .is_some_and(|counter| self.set(kind).rank(counter.count).is_some())
     }
 
     /// The badges the author of this observation holds, without counting it.
@@ -207,12 +218,21 @@ impl BrandTracker {
             .entry(key)
             .or_insert_with(|| Profile::new(observation));
         let before = if is_new { 0 } else { profile.heap_bytes() };
-        let identities_before = profile.identities();
-        profile.record(observation, unit);
-        let identities_after = profile.identities();
+        let old_identities = if is_new {
+            [None, None]
+        } else {
+            profile.identities_if(observation)
+        };
+        let identity_changed = profile.record(observation, unit);
         self.profile_text_bytes = self.profile_text_bytes + profile.heap_bytes() - before;
-        if is_new || identities_after != identities_before {
-            for identity in identities_after.into_iter().flatten() {
+        if is_new || identity_changed {
+            let new_identities = profile.identities();
+            for identity in old_identities.into_iter().flatten() {
+                if self.links.get(&identity) == Some(&key) {
+                    self.links.remove(&identity);
+                }
+            }
+            for identity in new_identities.into_iter().flatten() {
                 self.links.insert(identity, key);
             }
         }

@@ -178,6 +178,37 @@ impl InfluenceTracker {
         badges
     }
 
+    /// Counts one post about `brands` and returns how many badges its author holds: the
+    /// hot path, which builds no text (badges with explanations: [`InfluenceTracker::observe`]
+    /// or [`InfluenceTracker::badges`]).
+    pub fn count(&mut self, observation: &Observation<'_>, brands: &[&str]) -> usize {
+        let mut held = 0;
+        for brand in &mut self.brands {
+            if brands.contains(&brand.name.as_str()) {
+                let key = brand.count(observation);
+                held += InfluenceKind::ALL
+                    .into_iter()
+                    .filter(|&kind| brand.holds(key, kind))
+                    .count();
+            }
+        }
+        held
+    }
+
+    /// The badges, with their explanations, that the author of `observation` holds for
+    /// `brands` now, without counting the post.
+    pub fn badges(&self, observation: &Observation<'_>, brands: &[&str]) -> Vec<InfluenceBadge> {
+        let mut badges = Vec::new();
+        for brand in &self.brands {
+            if brands.contains(&brand.name.as_str()) {
+                let name = brand.name.as_str();
+                let earned = brand.badges_of(observation);
+                badges.extend(earned.into_iter().map(|earned| badge(name, earned)));
+            }
+        }
+        badges
+    }
+
     /// Chooses every set again now (it is otherwise done as posts arrive).
     pub fn refresh(&mut self) {
         for brand in &mut self.brands {

@@ -189,11 +189,29 @@ fn url_identity(url: &str) -> Option<u64> {
     }
 }
 
-fn bounded(text: &str, max_chars: usize) -> Box<str> {
+/// `text` cut to at most `max_chars` characters.
+fn bounded_str(text: &str, max_chars: usize) -> &str {
     match text.char_indices().nth(max_chars) {
-        Some((end, _)) => text[..end].into(),
-        None => text.into(),
+        Some((end, _)) => &text[..end],
+        None => text,
     }
+}
+
+fn bounded(text: &str, max_chars: usize) -> Box<str> {
+    bounded_str(text, max_chars).into()
+}
+
+/// Stores `value` (cut) in `slot` when it is given and differs; true when it changed.
+fn keep(slot: &mut Option<Box<str>>, value: Option<&str>, max_chars: usize) -> bool {
+    let Some(value) = value.filter(|value| !value.is_empty()) else {
+        return false;
+    };
+    let value = bounded_str(value, max_chars);
+    if slot.as_deref() == Some(value) {
+        return false;
+    }
+    *slot = Some(value.into());
+    true
 }
 
 /// The exact profile of a candidate author (for one brand). Values named `*_stored` are
@@ -249,17 +267,11 @@ impl Profile {
     }
 
     /// Adds one post, whose decay factor is `stored_unit` (the stored value of a weight 1).
-    pub fn record(&mut self, observation: &Observation<'_>, stored_unit: f64) {
-        let keep = |slot: &mut Option<Box<str>>, value: Option<&str>, max: usize| {
-            if let Some(value) = value.filter(|value| !value.is_empty())
-                && slot.as_deref() != Some(bounded(value, max).as_ref())
-            {
-                *slot = Some(bounded(value, max));
-            }
-        };
-        keep(&mut self.handle, observation.handle, MAX_NAME_CHARS);
+    /// Returns true when the handle or the profile URL changed (the links must follow).
+    pub fn record(&mut self, observation: &Observation<'_>, stored_unit: f64) -> bool {
+        let handle_changed = keep(&mut self.handle, observation.handle, MAX_NAME_CHARS);
         keep(&mut self.name, observation.name, MAX_NAME_CHARS);
-        keep(
+        let url_changed = keep(
             &mut self.profile_url,
             observation.profile_url,
             MAX_URL_CHARS,
@@ -287,6 +299,7 @@ impl Profile {
         }
         self.first_seen = self.first_seen.min(observation.at);
         self.last_seen = self.last_seen.max(observation.at);
+        handle_changed || url_changed
     }
 
     /// Multiplies the decayed values by `factor` (when the decay landmark moves).
@@ -304,6 +317,23 @@ impl Profile {
             self.handle.as_deref(),
             self.profile_url.as_deref(),
         )
+    }
+
+    /// The current identities when `observation` would change them (it names another
+    /// handle or profile URL), else none: spares hashing on the hot path.
+    pub fn identities_if(&self, observation: &Observation<'_>) -> [Option<u64>; 2] {
+        let differs = |slot: &Option<Box<str>>, value: Option<&str>, max: usize| {
+            value.is_some_and(|value| {
+                !value.is_empty() && slot.as_deref() != Some(bounded_str(value, max))
+            })
+        };
+        let handle_differs = differs(&self.handle, observation.handle, MAX_NAME_CHARS);
+        let url_differs = differs(&self.profile_url, observation.profile_url, MAX_URL_CHARS);
+        if handle_differs || url_differs {
+            self.identities()
+        } else {
+            [None, None]
+        }
     }
 
     /// What the profile is shown as: `@handle`, else the name, else the id.
