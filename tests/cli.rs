@@ -1,5 +1,6 @@
 //! The command line: `veille check` accepts the sample and lists every problem of a bad
-//! config, with its key path, and `veille run` refuses to start on it.
+//! config, with its key path, and `veille run` refuses to start on it; `veille bench
+//! influence` runs (smoke).
 
 use std::process::Command;
 
@@ -60,5 +61,36 @@ fn check_and_run_list_every_problem_of_a_bad_config() {
                 "{command}: missing `{fragment}` in {stderr}"
             );
         }
+    }
+}
+
+/// A smoke run of the influence benchmark (its figures come from a release build; see
+/// docs/INFLUENCE.md): it runs both passes and prints both sets.
+#[test]
+fn bench_influence_smoke_run_prints_its_figures() {
+    let output = veille()
+        .args([
+            "bench",
+            "influence",
+            "--seconds",
+            "0.2",
+            "--authors",
+            "20000",
+        ])
+        .output()
+        .expect("veille runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for figure in [
+        "ns per post",
+        "MiB of the 256 MiB budget",
+        "connector",
+        "maven",
+    ] {
+        assert!(stdout.contains(figure), "{figure} missing from:\n{stdout}");
     }
 }
