@@ -90,6 +90,9 @@ pub struct LivePost {
     /// Teams whose alerts this post raised or joined; members see only these posts.
     #[serde(default)]
     pub teams: Vec<String>,
+    /// The author's mass connector / mass maven badges, with their explanations.
+    #[serde(default)]
+    pub influence: Vec<nlp::InfluenceBadge>,
 }
 
 impl LiveEvent {
@@ -127,6 +130,7 @@ impl LivePost {
                 .collect(),
             created_at: post.created_at,
             teams: Vec::new(),
+            influence: analysis.influence.clone(),
         }
     }
 
