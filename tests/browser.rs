@@ -344,8 +344,8 @@ async fn teams_work_their_inbox_live_in_a_real_browser() {
         .expect("script runs");
     assert_eq!(
         made,
-        json!([1, 0, 0]),
-        "only app.js; no element was made from post text"
+        json!([2, 0, 0]),
+        "only app.js and influence.js; no element was made from post text"
     );
     assert!(
         morgan.get_alert_text().await.is_err(),

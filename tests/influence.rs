@@ -12,7 +12,9 @@ use serde_json::Value;
 use veille::config;
 use veille::pipeline;
 
-use crate::util::{get_json, wait_until, workspace_root, write_test_config};
+use crate::util::{
+    create_accounts, get_json, sign_in, wait_until, workspace_root, write_test_config,
+};
 
 const DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
 
@@ -69,14 +71,16 @@ async fn fixtures_make_influencers_and_a_restart_keeps_the_leaderboards() {
     assert!(!lumio.connectors.leaders.is_empty(), "a mass connector");
     assert!(!lumio.mavens.leaders.is_empty(), "a mass maven");
 
+    create_accounts(&config.data_dir, &["morgan"]);
     let first = pipeline::start(&config, config.listen)
         .await
         .expect("starts");
+    let morgan = sign_in(first.address, "morgan").await;
     wait_until("the replay to be drained", DEADLINE, || async {
         first.is_drained()
     })
     .await;
-    let badged = get_json(first.address, "/api/search?limit=1000").await;
+    let badged = get_json(first.address, "/api/search?limit=1000", Some(&morgan)).await;
     let badges: Vec<&Value> = badged["hits"]
         .as_array()
         .expect("hits")
@@ -100,6 +104,7 @@ async fn fixtures_make_influencers_and_a_restart_keeps_the_leaderboards() {
         let filtered = get_json(
             first.address,
             &format!("/api/search?influence={kind}&limit=1000"),
+            Some(&morgan),
         )
         .await;
         let hits = filtered["hits"].as_array().expect("hits");
@@ -116,7 +121,13 @@ async fn fixtures_make_influencers_and_a_restart_keeps_the_leaderboards() {
     let second = pipeline::start(&config, config.listen)
         .await
         .expect("restarts");
-    let restored = get_json(second.address, "/api/influencers?brand=Lumio").await;
+    let morgan = sign_in(second.address, "morgan").await;
+    let restored = get_json(
+        second.address,
+        "/api/influencers?brand=Lumio",
+        Some(&morgan),
+    )
+    .await;
     let brand = &restored["brands"][0];
     for kind in InfluenceKind::ALL {
         let key = match kind {

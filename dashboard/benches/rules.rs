@@ -67,7 +67,8 @@ fn post(
             influence: badge
                 .map(|kind| InfluenceBadge {
                     kind: kind.to_owned(),
-                    explanation: String::new(),
+                    brand: "Lumio".to_owned(),
+                    ..Default::default()
                 })
                 .into_iter()
                 .collect(),

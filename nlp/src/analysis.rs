@@ -69,7 +69,7 @@ pub struct PrivacyFlags {
 }
 
 /// An influence badge (mass connector, mass maven) with the figures behind it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InfluenceBadge {
     /// `connector` or `maven`.
     pub kind: String,

@@ -408,6 +408,7 @@ mod tests {
         post.analysis.influence.push(nlp::InfluenceBadge {
             kind: "connector".to_owned(),
             explanation: "1.2M followers".to_owned(),
+            ..Default::default()
         });
         assert!(holds("badge = connector and badge != maven", &post));
         assert!(holds("badge in [maven, CONNECTOR]", &post));
