@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 /// Why a request or a connection failed, which decides how long to wait before retrying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -196,6 +197,17 @@ impl DecodeBudget {
         }
         self.recent.push_back(now);
         self.recent.len() > self.limit
+    }
+}
+
+/// The class of a WebSocket close frame's code: a normal or going-away close is a network
+/// event, a policy close (1008) is `policy` (the source decides whether it means its
+/// credentials were refused), anything else is a server failure.
+pub(crate) fn classify_close(code: CloseCode, policy: FailureClass) -> FailureClass {
+    match code {
+        CloseCode::Normal | CloseCode::Away => FailureClass::Network,
+        CloseCode::Policy => policy,
+        _ => FailureClass::Server,
     }
 }
 

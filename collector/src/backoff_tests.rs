@@ -194,3 +194,28 @@ fn decode_budget_slides_over_a_minute() {
     let later = now() + chrono::TimeDelta::seconds(61);
     assert!(!budget.exceeded(later));
 }
+
+#[test]
+fn close_codes_map_to_classes() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    assert_eq!(
+        classify_close(CloseCode::Normal, FailureClass::Auth),
+        FailureClass::Network
+    );
+    assert_eq!(
+        classify_close(CloseCode::Away, FailureClass::Auth),
+        FailureClass::Network
+    );
+    assert_eq!(
+        classify_close(CloseCode::Policy, FailureClass::Auth),
+        FailureClass::Auth
+    );
+    assert_eq!(
+        classify_close(CloseCode::Policy, FailureClass::Server),
+        FailureClass::Server
+    );
+    assert_eq!(
+        classify_close(CloseCode::Error, FailureClass::Auth),
+        FailureClass::Server
+    );
+}

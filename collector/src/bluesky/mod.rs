@@ -37,7 +37,7 @@ pub use profiles::Profile;
 use profiles::ProfileCache;
 use wire::{Event, decode_event};
 
-use crate::backoff::{DecodeBudget, FailureClass, ResetHeader, classify_status};
+use crate::backoff::{DecodeBudget, FailureClass, ResetHeader, classify_close, classify_status};
 use crate::dedupe::RecentIds;
 use crate::error::CollectError;
 use crate::http;
@@ -244,10 +244,7 @@ impl Jetstream {
             Message::Text(text) => text,
             Message::Close(frame) => {
                 let code = frame.as_ref().map_or(CloseCode::Status, |frame| frame.code);
-                let class = match code {
-                    CloseCode::Normal | CloseCode::Away => FailureClass::Network,
-                    _ => FailureClass::Server,
-                };
+                let class = classify_close(code, FailureClass::Server);
                 return Err(self.disconnect(
                     class,
                     format!("server closed the socket ({})", u16::from(code)),

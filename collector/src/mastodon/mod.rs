@@ -35,7 +35,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use wire::{Status, StreamEvent, decode_stream_event};
 
-use crate::backoff::{DecodeBudget, FailureClass, ResetHeader, classify_status};
+use crate::backoff::{DecodeBudget, FailureClass, ResetHeader, classify_close, classify_status};
 use crate::dedupe::RecentIds;
 use crate::error::CollectError;
 use crate::http;
@@ -325,11 +325,7 @@ impl MastodonStreaming {
             Message::Text(text) => text,
             Message::Close(frame) => {
                 let code = frame.as_ref().map_or(CloseCode::Status, |frame| frame.code);
-                let class = match code {
-                    CloseCode::Normal | CloseCode::Away => FailureClass::Network,
-                    CloseCode::Policy => FailureClass::Auth,
-                    _ => FailureClass::Server,
-                };
+                let class = classify_close(code, FailureClass::Auth);
                 return Err(self.disconnect(
                     class,
                     format!("server closed the socket ({})", u16::from(code)),
