@@ -296,6 +296,55 @@ async fn teams_work_their_inbox_live_in_a_real_browser() {
     let png = sam.screenshot().await.expect("screenshot");
     std::fs::write(shots.join("inbox-second-session.png"), png).expect("screenshot saved");
 
+    // Camille opens the post and corrects its sentiment; the status panel's accuracy on
+    // corrected posts counts it (the analysis had said negative: 0 right of 1).
+    camille
+        .find(Locator::Css(&format!("{alert_css} p.text")))
+        .await
+        .expect("the alert's text")
+        .click()
+        .await
+        .expect("click");
+    camille
+        .execute(
+            "document.getElementById('relabel-axis').value = 'sentiment';\
+             document.getElementById('relabel-axis').dispatchEvent(new Event('change'));\
+             document.getElementById('relabel-label').value = 'neutral';",
+            vec![],
+        )
+        .await
+        .expect("script runs");
+    camille
+        .find(Locator::Css("#relabel-form button[type=submit]"))
+        .await
+        .expect("the save button")
+        .click()
+        .await
+        .expect("click");
+    wait_until("the correction to be saved", DEADLINE, || async {
+        text_of(&camille, "#relabel-result")
+            .await
+            .as_str()
+            .is_some_and(|text| text.starts_with("Saved"))
+    })
+    .await;
+    wait_until("the accuracy table to count it", DEADLINE, || async {
+        text_of(&camille, "#label-accuracy")
+            .await
+            .as_str()
+            .is_some_and(|text| text.contains("sentiment") && text.contains("0.0 %"))
+    })
+    .await;
+    let png = camille.screenshot().await.expect("screenshot");
+    std::fs::write(shots.join("relabel.png"), png).expect("screenshot saved");
+    camille
+        .find(Locator::Id("detail-close"))
+        .await
+        .expect("close button")
+        .click()
+        .await
+        .expect("click");
+
     // Marketing never sees it, but does see its own fan alert.
     wait_until("lea's fan alert", DEADLINE, || async {
         !text_of(&lea, "#alerts li[data-alert-id^=\"fans:\"]")

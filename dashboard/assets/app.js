@@ -15,6 +15,7 @@
   const PAGE_SIZE = 20;
   const CHART_MINUTES = 30;
   const SENTIMENTS = ["negative", "neutral", "positive"];
+  const INTENTS = ["complaint", "question", "praise", "churn_threat"];
   const SEVERITIES = ["low", "medium", "high", "urgent"];
   const STATUSES = ["new", "acknowledged", "assigned", "handled"];
   const SOURCE_NAMES = {
@@ -45,6 +46,8 @@
     // minute (ms since epoch) -> { sentiment: {label: n}, categories: {axis: {category: n}} }
     buckets: new Map(),
     chartAxis: "",
+    // the post shown in the detail dialog
+    detailPost: null,
   };
 
   const $ = (id) => document.getElementById(id);
@@ -162,6 +165,7 @@
       sentiment: (analysis.sentiment || {}).label,
       score: (analysis.sentiment || {}).score,
       categories: analysis.categories || {},
+      intents: analysis.intents || [],
       brands: (analysis.brands || []).map((match) => match.brand),
       created_at: post.created_at,
     };
@@ -234,24 +238,93 @@
     clear(linkBox);
     const link = safeLink(post.url, "Open the original post ↗");
     linkBox.appendChild(link || el("span", "muted", "No link to the original."));
-    $("relabel-sentiment").value = known(post.sentiment, SENTIMENTS, "neutral");
+    state.detailPost = post;
+    fillRelabelAxes();
     $("relabel-result").textContent = "";
     if (typeof dialog.showModal === "function") dialog.showModal();
     else dialog.hidden = false;
   }
 
+  /** The axes a person can correct, with their labels: sentiment, intent, configured axes. */
+  function relabelAxes() {
+    return [
+      { name: "sentiment", labels: SENTIMENTS },
+      { name: "intent", labels: INTENTS },
+      ...state.axes.map((axis) => ({ name: axis.name, labels: axis.categories || [] })),
+    ];
+  }
+
+  /** What the analysis said of the detail post on `axis` (a list, maybe empty). */
+  function predictedLabels(post, axis) {
+    if (!post) return [];
+    if (axis === "sentiment") return post.sentiment ? [post.sentiment] : [];
+    if (axis === "intent") return Array.isArray(post.intents) ? post.intents : [];
+    return (post.categories || {})[axis] || [];
+  }
+
+  function fillRelabelAxes() {
+    const select = $("relabel-axis");
+    const chosen = select.value || "sentiment";
+    clear(select);
+    for (const axis of relabelAxes()) {
+      const option = el("option", null, axis.name);
+      option.value = axis.name;
+      select.appendChild(option);
+    }
+    select.value = relabelAxes().some((axis) => axis.name === chosen) ? chosen : "sentiment";
+    fillRelabelLabels();
+  }
+
+  function fillRelabelLabels() {
+    const axisName = $("relabel-axis").value;
+    const axis = relabelAxes().find((candidate) => candidate.name === axisName);
+    const select = $("relabel-label");
+    clear(select);
+    const predicted = predictedLabels(state.detailPost, axisName);
+    for (const label of axis ? axis.labels : []) {
+      const option = el("option", null, predicted.includes(label) ? `${label} (as analysed)` : label);
+      option.value = label;
+      select.appendChild(option);
+    }
+    if (predicted.length && axis && axis.labels.includes(predicted[0])) select.value = predicted[0];
+  }
+
   async function relabel(event) {
     event.preventDefault();
     const postId = $("post-detail").dataset.postId;
+    const axis = $("relabel-axis").value;
+    const label = $("relabel-label").value;
     const result = $("relabel-result");
+    if (!axis || !label) return;
     result.textContent = "Saving…";
     try {
-      await postJson(`/api/posts/${encodeURIComponent(postId)}/label`, { sentiment: $("relabel-sentiment").value });
-      result.textContent = "Saved: thank you, this correction trains the next model.";
+      await postJson(`/api/posts/${encodeURIComponent(postId)}/label`, { axis, label });
+      result.textContent = `Saved: ${axis} is ${label}. This correction trains the next model.`;
+      refreshAccuracy();
     } catch (failure) {
-      result.textContent = /404|Not Found/.test(failure.message)
-        ? "Relabeling is not available on this server yet."
-        : "Could not save: " + failure.message;
+      result.textContent = "Could not save: " + failure.message;
+    }
+  }
+
+  // Per axis, how often the analysis was right on the posts people corrected.
+  async function refreshAccuracy() {
+    let body;
+    try {
+      body = await getJson("/api/labels/accuracy");
+    } catch (_) {
+      return; // the next refresh tries again
+    }
+    const rows = $("label-accuracy");
+    clear(rows);
+    const entries = Object.entries(body.axes || {});
+    $("label-accuracy-empty").hidden = entries.length > 0;
+    for (const [axis, figures] of entries) {
+      const row = el("tr");
+      row.appendChild(el("th", null, axis)).scope = "row";
+      row.appendChild(el("td", null, Number(figures.corrected || 0).toLocaleString()));
+      row.appendChild(el("td", null, Number(figures.right || 0).toLocaleString()));
+      row.appendChild(el("td", null, `${(100 * Number(figures.accuracy || 0)).toFixed(1)} %`));
+      rows.appendChild(row);
     }
   }
 
@@ -855,6 +928,7 @@
     $("status-refresh").addEventListener("click", refreshStatus);
     $("detail-close").addEventListener("click", () => $("post-detail").close());
     $("relabel-form").addEventListener("submit", relabel);
+    $("relabel-axis").addEventListener("change", fillRelabelLabels);
     $("sign-out").addEventListener("click", async () => {
       try {
         await postJson("/api/logout", {});
@@ -939,6 +1013,8 @@
     connect();
     refreshStatus();
     setInterval(refreshStatus, 15000);
+    refreshAccuracy();
+    setInterval(refreshAccuracy, 60000);
     setInterval(renderInbox, 30000); // SLA countdowns
     if (state.manager) {
       await refreshCounts();

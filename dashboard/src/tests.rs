@@ -25,6 +25,7 @@ const HOSTILE_NAME: &str = "\"><svg onload=alert(2)>";
 
 mod influencers;
 use influencers::leaderboards;
+mod labels;
 
 fn posts() -> Vec<AnalysedPost> {
     vec![
@@ -95,7 +96,9 @@ pub(crate) fn fixture() -> Fixture {
         },
     ];
     let mut engine = AlertEngine::new(rules.clone(), teams());
-    let log = Arc::new(AlertLog::in_memory(100));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = index::Store::open(&dir.path().join("state.redb")).expect("store");
+    let log = Arc::new(AlertLog::open_with_capacity(store.clone(), 100).expect("alert log"));
     for (offset, post) in posts().iter().enumerate() {
         for alert in engine.evaluate(post, instant(offset as i64)) {
             log.record(alert).expect("record");
@@ -107,8 +110,6 @@ pub(crate) fn fixture() -> Fixture {
     )];
     let health: HealthReport = Arc::new(|| json!({"collector": {"received": 3}}));
     let (live, _) = broadcast::channel(16);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = index::Store::open(&dir.path().join("state.redb")).expect("store");
     let auth = auth::Auth::new(store, true);
     for (user, team) in [("carla", "care"), ("mark", "marketing"), ("boss", "bosses")] {
         auth.users

@@ -2,17 +2,20 @@
 //! an indexed post, `GET /api/labels/accuracy` tells, per axis, how often the analysis was
 //! right on the corrected posts.
 //!
-//! The body of the POST is `{"axis": "sentiment", "label": "negative", "by": "camille"}`
-//! (`by` optional). Axes: `sentiment` (negative, neutral, positive), `intent` (complaint,
-//! question, praise, churn_threat) and every configured axis (one of its categories). The
-//! correction keeps the post's text and what the analysis had said
+//! The body of the POST is `{"axis": "sentiment", "label": "negative"}`. Axes: `sentiment`
+//! (negative, neutral, positive), `intent` (complaint, question, praise, churn_threat) and
+//! every configured axis (one of its categories). The correction keeps the post's text,
+//! what the analysis had said and who corrected it (the signed-in user)
 //! ([`nlp::feedback::Correction`]), in the store table
-//! [`nlp::feedback::CORRECTIONS_TABLE`]; `veille train --config` learns from it. Answers:
-//! 200 with the stored correction, 400 for a bad axis or label, 404 for an unknown post,
-//! 503 when the dashboard runs without a store.
+//! [`nlp::feedback::CORRECTIONS_TABLE`]; `veille train --config` learns from it.
+//!
+//! Managers may correct any indexed post; a member only a post of an alert routed to one
+//! of their teams (the posts they can see), so the answer never shows them another post.
+//! Answers: 200 with the stored correction, 400 for a bad axis or label, 403 for a post the
+//! member cannot see, 404 for an unknown post, 503 when the dashboard runs without a store.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use collector::PostId;
@@ -22,6 +25,7 @@ use nlp::intent::INTENTS;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -31,7 +35,16 @@ use crate::state::AppState;
 pub(crate) struct LabelBody {
     axis: String,
     label: String,
-    by: Option<String>,
+}
+
+/// Whether `user` may see (and so correct) the post `id`: managers see every post, a
+/// member the posts of alerts routed to their teams.
+fn may_correct(state: &AppState, user: &CurrentUser, id: &str) -> bool {
+    user.manager
+        || state.alerts.recent(None, usize::MAX).iter().any(|alert| {
+            (alert.post_id == id || alert.group.iter().any(|folded| folded == id))
+                && alert.visible_to(&user.teams, user.manager)
+        })
 }
 
 /// The labels a person may choose on `axis`, or `None` for an unknown axis.
@@ -54,6 +67,7 @@ fn allowed_labels(state: &AppState, axis: &str) -> Option<Vec<String>> {
 
 pub(crate) async fn set_label(
     State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
     Path(id): Path<String>,
     Json(body): Json<LabelBody>,
 ) -> Result<Response, AppError> {
@@ -67,6 +81,13 @@ pub(crate) async fn set_label(
             body.axis,
             allowed.join(", ")
         )));
+    }
+    if !may_correct(&state, &user, &id) {
+        return Ok((
+            StatusCode::FORBIDDEN,
+            "members may correct the posts of their team's alerts only",
+        )
+            .into_response());
     }
     let Some(store) = state.alerts.store().cloned() else {
         return Ok((
@@ -92,7 +113,7 @@ pub(crate) async fn set_label(
         label: body.label,
         predicted,
         text: analysed.post.text.clone(),
-        by: body.by.filter(|by| !by.trim().is_empty()),
+        by: Some(user.name.clone()),
         at: chrono::Utc::now().to_rfc3339(),
     };
     let stored = correction.clone();
