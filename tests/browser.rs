@@ -161,13 +161,7 @@ async fn sign_in(client: &Client, address: std::net::SocketAddr, name: &str) {
         .send_keys(PASSWORD)
         .await
         .expect("type");
-    client
-        .find(Locator::Id("login-submit"))
-        .await
-        .expect("submit")
-        .click()
-        .await
-        .expect("click");
+    click(client, Locator::Id("login-submit"), "submit").await;
     wait_until(
         &format!("{name}'s dashboard to be live"),
         DEADLINE,
@@ -183,6 +177,17 @@ async fn sign_in(client: &Client, address: std::net::SocketAddr, name: &str) {
 }
 
 /// `document.querySelector(css)`'s text, or null.
+/// Clicks the element `locator` finds (`what` names it when it is missing).
+async fn click(client: &Client, locator: Locator<'_>, what: &str) {
+    client
+        .find(locator)
+        .await
+        .unwrap_or_else(|error| panic!("{what}: {error}"))
+        .click()
+        .await
+        .expect("click");
+}
+
 async fn text_of(client: &Client, css: &str) -> Value {
     client
         .execute(
@@ -274,13 +279,12 @@ async fn teams_work_their_inbox_live_in_a_real_browser() {
     std::fs::write(shots.join("inbox.png"), png).expect("screenshot saved");
 
     // Camille acknowledges it; Sam's session sees the change.
-    camille
-        .find(Locator::Css(&format!("{alert_css} button.ack")))
-        .await
-        .expect("an acknowledge button")
-        .click()
-        .await
-        .expect("click");
+    click(
+        &camille,
+        Locator::Css(&format!("{alert_css} button.ack")),
+        "an acknowledge button",
+    )
+    .await;
     let status_css = format!("{alert_css} .status-chip");
     wait_until("sam to see the alert acknowledged", DEADLINE, || async {
         text_of(&sam, &status_css).await == json!("acknowledged")
@@ -298,13 +302,12 @@ async fn teams_work_their_inbox_live_in_a_real_browser() {
 
     // Camille opens the post and corrects its sentiment; the status panel's accuracy on
     // corrected posts counts it (the analysis had said negative: 0 right of 1).
-    camille
-        .find(Locator::Css(&format!("{alert_css} p.text")))
-        .await
-        .expect("the alert's text")
-        .click()
-        .await
-        .expect("click");
+    click(
+        &camille,
+        Locator::Css(&format!("{alert_css} p.text")),
+        "the alert's text",
+    )
+    .await;
     camille
         .execute(
             "document.getElementById('relabel-axis').value = 'sentiment';\
@@ -314,13 +317,12 @@ async fn teams_work_their_inbox_live_in_a_real_browser() {
         )
         .await
         .expect("script runs");
-    camille
-        .find(Locator::Css("#relabel-form button[type=submit]"))
-        .await
-        .expect("the save button")
-        .click()
-        .await
-        .expect("click");
+    click(
+        &camille,
+        Locator::Css("#relabel-form button[type=submit]"),
+        "the save button",
+    )
+    .await;
     wait_until("the correction to be saved", DEADLINE, || async {
         text_of(&camille, "#relabel-result")
             .await
@@ -337,13 +339,7 @@ async fn teams_work_their_inbox_live_in_a_real_browser() {
     .await;
     let png = camille.screenshot().await.expect("screenshot");
     std::fs::write(shots.join("relabel.png"), png).expect("screenshot saved");
-    camille
-        .find(Locator::Id("detail-close"))
-        .await
-        .expect("close button")
-        .click()
-        .await
-        .expect("click");
+    click(&camille, Locator::Id("detail-close"), "close button").await;
 
     // Marketing never sees it, but does see its own fan alert.
     wait_until("lea's fan alert", DEADLINE, || async {
