@@ -1,6 +1,8 @@
 //! The index stage task: owns the one [`PostWriter`], writes analysed batches, stages each
-//! batch's checkpoint after its posts, and commits on named triggers (a pending-operation
-//! limit, a timeout since the first uncommitted change, retention, the input closing).
+//! batch's checkpoint after its posts (or, over a transport such as NATS, signals its
+//! producer once a commit holds them: [`Progress::Notify`]), and commits on named triggers
+//! (a pending-operation limit, a timeout since the first uncommitted change, retention, the
+//! input closing).
 //!
 //! A [`IndexMessage::Commit`] asks for a commit now, and is answered once everything
 //! received before it is committed (the influence tracker snapshots its state then, so
