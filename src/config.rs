@@ -69,6 +69,9 @@ pub enum Origin {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
+    /// Where the index lives: `<data_dir>/index` unless `index-dir` says (a serve node
+    /// points it at the index node's index, keeping its own data directory for accounts).
+    pub index_dir: PathBuf,
     pub retention_days: u32,
     pub listen: SocketAddr,
     pub nlp: NlpConfig,
@@ -144,6 +147,10 @@ fn validate(raw: RawConfig, origin: &Origin, problems: &mut Vec<String>) -> Opti
     };
 
     let data_dir = base_dir.join(raw.data_dir.unwrap_or_else(|| "veille-data".to_string()));
+    let index_dir = match raw.index_dir {
+        Some(dir) => base_dir.join(dir),
+        None => data_dir.join("index"),
+    };
     let retention_days = raw.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS);
     if retention_days == 0 {
         problems.push("retention-days: must be at least 1".to_string());
@@ -196,6 +203,7 @@ fn validate(raw: RawConfig, origin: &Origin, problems: &mut Vec<String>) -> Opti
 
     Some(Config {
         data_dir,
+        index_dir,
         retention_days,
         listen: listen?,
         nlp: NlpConfig {

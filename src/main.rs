@@ -1,4 +1,5 @@
-//! The `veille` command line: `demo`, `run`, `check`, `train`, `eval` and `bench`. Thin: it parses arguments, loads
+//! The `veille` command line: `demo`, `run`, the NATS roles (`collect`, `analyse`, `index`,
+//! `serve`), `check`, `train`, `eval`, `bench` and `user`. Thin: it parses arguments, loads
 //! the configuration and hands over to [`veille::pipeline`].
 
 use std::net::SocketAddr;
@@ -9,7 +10,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use veille::config::{self, Config, Origin};
+use veille::pipeline::nats::Role;
 use veille::{bench, fixtures, pipeline, users};
+
+mod nats_roles;
 
 #[derive(Parser)]
 #[command(name = "veille", version, about = "Real-time social-media listening")]
@@ -31,6 +35,29 @@ enum Command {
     Run {
         #[arg(long)]
         config: PathBuf,
+        /// Dashboard address, overriding `dashboard.listen` (port 0 picks a free port).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Runs every role in this process but joins them through NATS JetStream at URL.
+        #[arg(long, value_name = "URL")]
+        nats: Option<String>,
+    },
+    /// Runs the collectors, publishing raw posts to NATS JetStream (see docs/SCALING.md).
+    Collect(RoleArgs),
+    /// Runs one stateless NLP worker on the shared raw-post consumer.
+    Analyse {
+        #[command(flatten)]
+        role: RoleArgs,
+        /// This worker's name, in the analysed posts' headers (default: analyse-<pid>).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Runs the stateful node: index writer, alert engine, alert lifecycle.
+    Index(RoleArgs),
+    /// Runs a dashboard server fed from NATS; any number may run.
+    Serve {
+        #[command(flatten)]
+        role: RoleArgs,
         /// Dashboard address, overriding `dashboard.listen` (port 0 picks a free port).
         #[arg(long)]
         listen: Option<SocketAddr>,
@@ -78,6 +105,15 @@ enum UserCommand {
     },
 }
 
+#[derive(clap::Args)]
+pub(crate) struct RoleArgs {
+    #[arg(long)]
+    pub(crate) config: PathBuf,
+    /// The NATS server.
+    #[arg(long, value_name = "URL", default_value = "nats://127.0.0.1:4222")]
+    pub(crate) nats: String,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -90,7 +126,25 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { config } => check(&config),
         Command::Demo { listen } => run_async(demo(listen)),
-        Command::Run { config, listen } => run_async(run(config, listen)),
+        Command::Run {
+            config,
+            listen,
+            nats: None,
+        } => run_async(run(config, listen)),
+        Command::Run {
+            config,
+            listen,
+            nats: Some(url),
+        } => run_async(nats_roles::run_all(config, listen, url)),
+        Command::Collect(role) => run_async(nats_roles::run_role(Role::Collect, role, None, "")),
+        Command::Analyse { role, name } => {
+            let name = name.unwrap_or_else(|| format!("analyse-{}", std::process::id()));
+            run_async(nats_roles::run_role(Role::Analyse, role, None, &name))
+        }
+        Command::Index(role) => run_async(nats_roles::run_role(Role::Index, role, None, "")),
+        Command::Serve { role, listen } => {
+            run_async(nats_roles::run_role(Role::Serve, role, listen, ""))
+        }
         Command::Train(args) => veille::train::run(&args),
         Command::Eval(args) => veille::eval::run(&args),
         Command::User(command) => user(command),
@@ -165,6 +219,7 @@ async fn demo(listen: SocketAddr) -> anyhow::Result<()> {
         .tempdir()
         .context("cannot create a temporary data directory")?;
     config.data_dir = data_dir.path().to_path_buf();
+    config.index_dir = config.data_dir.join("index");
     // The demo's HTTP is plain: a Secure cookie would not be kept by every browser.
     config.secure_cookies = false;
     let accounts = users::demo_accounts(&data_dir.path().join("state.redb"), &config.teams)?;
@@ -198,7 +253,7 @@ async fn serve_until_stopped(config: &Config, listen: SocketAddr) -> anyhow::Res
     Ok(())
 }
 
-async fn wait_for_stop_signal() {
+pub(crate) async fn wait_for_stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -27,6 +27,8 @@ mod collectors;
 mod health;
 mod index_task;
 mod influence_task;
+pub mod nats;
+mod progress;
 mod sources;
 mod stalls;
 
@@ -51,6 +53,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 pub use health::PipelineStats;
 use index_task::{AnalysedBatch, IndexMessage};
+use progress::Collected;
 
 /// Batches from all collectors to the NLP stage.
 const COLLECTED_CAPACITY: usize = 64;
@@ -105,45 +108,24 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
     let data_dir = &config.data_dir;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-    let index_dir = data_dir.join("index");
+    let index_dir = config.index_dir.clone();
     let (writer, search) = tokio::task::spawn_blocking(move || PostWriter::open(&index_dir))
         .await
         .context("the index opening task failed")?
-        .with_context(|| format!("cannot open the index in {}", data_dir.display()))?;
+        .with_context(|| format!("cannot open the index in {}", config.index_dir.display()))?;
     let store_path = data_dir.join("state.redb");
     let store = Store::open(&store_path)
         .with_context(|| format!("cannot open the store {}", store_path.display()))?;
 
     let analyzer = Arc::new(Analyzer::new(&config.nlp).context("cannot build the NLP stage")?);
     let alert_log = Arc::new(AlertLog::open(store.clone()).context("cannot read the alert log")?);
-    let engine =
-        AlertEngine::new(config.rules.clone(), config.teams.clone()).with_sla(config.sla.clone());
     let (live, _) = broadcast::channel::<LiveEvent>(LIVE_CAPACITY);
-    // The service seeds the engine from the log: posts re-delivered after a restart do not
-    // raise the alerts they already raised, and noise control decides as before.
-    let alert_stats = Arc::new(AlertStats::default());
-    let mut alert_service = AlertService::new(
-        engine,
-        Arc::clone(&alert_log),
-        live.clone(),
-        Arc::clone(&alert_stats),
-    );
-    if let Some(spikes) = &config.spikes {
-        alert_service = alert_service.with_spikes(SpikeDetector::new(spikes.clone()));
-    }
-    let webhook_status = Arc::new(WebhookStatus::default());
-    let mut webhook_task = None;
-    if !config.webhooks.is_empty() {
-        let (notifications, receiver) = mpsc::channel(webhooks::QUEUE);
-        alert_service =
-            alert_service.with_notifications(Notifier::new(config.notify.clone()), notifications);
-        webhook_task = Some(tokio::spawn(webhooks::run(
-            config.webhooks.clone(),
-            RetryPolicy::default(),
-            receiver,
-            Arc::clone(&webhook_status),
-        )));
-    }
+    let AlertParts {
+        service: alert_service,
+        stats: alert_stats,
+        webhooks: webhook_status,
+        webhook_task,
+    } = alert_parts(config, Arc::clone(&alert_log), live.clone());
     let (alert_actions, alert_commands) = AlertHandle::channel();
     let brand_names: Vec<String> = config.nlp.brands.iter().map(|b| b.name.clone()).collect();
     let influence_store = store.clone();
@@ -190,7 +172,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         analyzer,
         collected_rx,
         influence_tx,
-        live.clone(),
+        Some(live.clone()),
         Arc::clone(&stats),
     ));
     let influence_task = tokio::spawn(influence_task::run(
@@ -287,6 +269,52 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
     })
 }
 
+/// The alert task's state, its counters and its webhook side, built from the config.
+pub(crate) struct AlertParts {
+    pub(crate) service: AlertService,
+    pub(crate) stats: Arc<AlertStats>,
+    pub(crate) webhooks: Arc<WebhookStatus>,
+    /// Delivers the webhooks; ends once the service has dropped its notification sender.
+    pub(crate) webhook_task: Option<JoinHandle<()>>,
+}
+
+/// Builds the alert task's state (engine with SLAs, spikes, notifications and webhooks) as
+/// every pipeline runs it, embedded or as the NATS index node. Spawns the webhook task.
+pub(crate) fn alert_parts(
+    config: &Config,
+    alert_log: Arc<AlertLog>,
+    live: broadcast::Sender<LiveEvent>,
+) -> AlertParts {
+    let engine =
+        AlertEngine::new(config.rules.clone(), config.teams.clone()).with_sla(config.sla.clone());
+    // The service seeds the engine from the log: posts re-delivered after a restart do not
+    // raise the alerts they already raised, and noise control decides as before.
+    let alert_stats = Arc::new(AlertStats::default());
+    let mut alert_service = AlertService::new(engine, alert_log, live, Arc::clone(&alert_stats));
+    if let Some(spikes) = &config.spikes {
+        alert_service = alert_service.with_spikes(SpikeDetector::new(spikes.clone()));
+    }
+    let webhook_status = Arc::new(WebhookStatus::default());
+    let mut webhook_task = None;
+    if !config.webhooks.is_empty() {
+        let (notifications, receiver) = mpsc::channel(webhooks::QUEUE);
+        alert_service =
+            alert_service.with_notifications(Notifier::new(config.notify.clone()), notifications);
+        webhook_task = Some(tokio::spawn(webhooks::run(
+            config.webhooks.clone(),
+            RetryPolicy::default(),
+            receiver,
+            Arc::clone(&webhook_status),
+        )));
+    }
+    AlertParts {
+        service: alert_service,
+        stats: alert_stats,
+        webhooks: webhook_status,
+        webhook_task,
+    }
+}
+
 impl RunningPipeline {
     /// Stops cleanly: collectors first, then every stage drains, the index makes a final
     /// commit, and the dashboard stops last.
@@ -345,17 +373,19 @@ impl RunningPipeline {
 }
 
 /// The NLP stage: analyses each post of each batch, and hands the relevant ones on, with
-/// the batch's deletions and checkpoint, to the influence stage (which passes them to the
-/// alert engine and the index); deletions also go, as `deleted` events, to the dashboards'
-/// live feeds.
-async fn run_nlp(
+/// the batch's deletions and progress, to the next stage (embedded: the influence stage,
+/// which passes them to the alert engine and the index; over NATS: the analysed stream);
+/// deletions also go, as `deleted` events, to the dashboards' live feeds when they are in
+/// this process (over NATS the index node publishes them).
+async fn run_nlp<B: Into<Collected> + Send + 'static>(
     analyzer: Arc<Analyzer>,
-    mut input: mpsc::Receiver<collector::Batch>,
-    to_influence: mpsc::Sender<AnalysedBatch>,
-    live: broadcast::Sender<LiveEvent>,
+    mut input: mpsc::Receiver<B>,
+    to_next: mpsc::Sender<AnalysedBatch>,
+    live: Option<broadcast::Sender<LiveEvent>>,
     stats: Arc<PipelineStats>,
 ) {
     while let Some(batch) = input.recv().await {
+        let batch = batch.into();
         let worker_analyzer = Arc::clone(&analyzer);
         let worker_stats = Arc::clone(&stats);
         let analysed = tokio::task::spawn_blocking(move || {
@@ -370,21 +400,19 @@ async fn run_nlp(
             }
         };
         // Dashboards drop deleted posts from their live feed (nobody watching is fine).
-        for id in &analysed.deletions {
-            let _ = live.send(LiveEvent::Deleted { id: id.to_string() });
+        if let Some(live) = &live {
+            for id in &analysed.deletions {
+                let _ = live.send(LiveEvent::Deleted { id: id.to_string() });
+            }
         }
-        if to_influence.send(analysed).await.is_err() {
-            tracing::error!("influence stage stopped; stopping the nlp stage");
+        if to_next.send(analysed).await.is_err() {
+            tracing::error!("the next stage stopped; stopping the nlp stage");
             return;
         }
     }
 }
 
-fn analyse_batch(
-    analyzer: &Analyzer,
-    batch: collector::Batch,
-    stats: &PipelineStats,
-) -> AnalysedBatch {
+fn analyse_batch(analyzer: &Analyzer, batch: Collected, stats: &PipelineStats) -> AnalysedBatch {
     let mut posts = Vec::with_capacity(batch.posts.len());
     let mut deletions = Vec::new();
     for post in batch.posts {
@@ -404,6 +432,6 @@ fn analyse_batch(
     AnalysedBatch {
         posts,
         deletions,
-        checkpoint: batch.checkpoint,
+        progress: batch.progress,
     }
 }

@@ -19,7 +19,7 @@ use crate::util::{
 const DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The leaderboards of a tracker fed every relevant fixture post in replay order.
-async fn expected_leaderboards(config: &config::Config) -> Leaderboards {
+pub(crate) async fn expected_leaderboards(config: &config::Config) -> Leaderboards {
     let files = load_dir(&workspace_root().join("fixtures/posts")).expect("fixtures are readable");
     let replay_config = ReplayConfig {
         name: "expected".into(),
@@ -48,7 +48,7 @@ async fn expected_leaderboards(config: &config::Config) -> Leaderboards {
 }
 
 /// (author, explanation) of each leader of a board, from the API's JSON.
-fn leaders(board: &Value) -> Vec<(String, String)> {
+pub(crate) fn leaders(board: &Value) -> Vec<(String, String)> {
     board["leaders"]
         .as_array()
         .expect("leaders")

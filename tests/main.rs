@@ -4,6 +4,7 @@
 mod cli;
 mod influence;
 mod live_sources;
+mod nats;
 mod nlp_eval;
 mod pipeline;
 mod util;

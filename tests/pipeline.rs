@@ -25,12 +25,12 @@ const DEADLINE: Duration = Duration::from_secs(120);
 
 /// What the pipeline should end with, computed here by running the same stages directly
 /// over the fixture files: the relevant post ids, and the alert ids per team.
-struct Expected {
-    post_ids: BTreeSet<String>,
-    alerts_by_team: BTreeMap<String, BTreeSet<String>>,
+pub(crate) struct Expected {
+    pub(crate) post_ids: BTreeSet<String>,
+    pub(crate) alerts_by_team: BTreeMap<String, BTreeSet<String>>,
 }
 
-async fn expected_outcome(config: &Config) -> Expected {
+pub(crate) async fn expected_outcome(config: &Config) -> Expected {
     let files = load_dir(&workspace_root().join("fixtures/posts")).expect("fixtures are readable");
     let replay_config = ReplayConfig {
         name: "expected".into(),

@@ -124,9 +124,34 @@ pub struct SearchIndex {
 
 impl SearchIndex {
     pub(crate) fn new(index: Index, fields: Fields) -> Result<SearchIndex, IndexError> {
+        SearchIndex::with_policy(index, fields, ReloadPolicy::Manual)
+    }
+
+    /// The read side of the index that a [`crate::PostWriter`] in another process writes
+    /// in `dir`: it sees each of that writer's commits shortly after it lands (tantivy
+    /// watches the commit file). `Ok(None)` while there is no index in `dir` yet.
+    pub fn open_follower(dir: &std::path::Path) -> Result<Option<SearchIndex>, IndexError> {
+        // The version file is written before the index: wait for both.
+        if !dir.join(crate::schema::VERSION_FILE).exists() || !dir.join("meta.json").exists() {
+            return Ok(None);
+        }
+        let directory =
+            tantivy::directory::MmapDirectory::open(dir).map_err(|error| IndexError::Tantivy {
+                context: "opening the index directory",
+                source: error.into(),
+            })?;
+        let (index, fields) = crate::schema::open_or_create(directory, dir)?;
+        SearchIndex::with_policy(index, fields, ReloadPolicy::OnCommitWithDelay).map(Some)
+    }
+
+    fn with_policy(
+        index: Index,
+        fields: Fields,
+        policy: ReloadPolicy,
+    ) -> Result<SearchIndex, IndexError> {
         let reader = index
             .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
+            .reload_policy(policy)
             .try_into()
             .map_err(IndexError::tantivy("opening the index reader"))?;
         Ok(SearchIndex {

@@ -2,11 +2,13 @@
 //! benchmarks, never in timed tests). One subcommand per measured part.
 
 mod influence;
+mod nats;
 mod population;
 
 use clap::Subcommand;
 
 pub use influence::InfluenceArgs;
+pub use nats::NatsArgs;
 
 /// What to measure.
 #[derive(Debug, Subcommand)]
@@ -14,11 +16,15 @@ pub enum BenchCommand {
     /// Mass connectors and mavens on a generated Zipf population: precision and recall
     /// against the exact sets, memory against the budget, cost per post.
     Influence(InfluenceArgs),
+    /// The roles over NATS JetStream (a nats-server started here): collect, analyse with
+    /// 1 and 2 workers, index; posts per second of each.
+    Nats(NatsArgs),
 }
 
 /// Runs one benchmark and prints its figures.
 pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Influence(args) => influence::run(args),
+        BenchCommand::Nats(args) => nats::run(args),
     }
 }

@@ -13,6 +13,7 @@ use super::sources::RawSource;
 #[derive(Debug, Default)]
 pub(super) struct RawConfig {
     pub(super) data_dir: Option<String>,
+    pub(super) index_dir: Option<String>,
     pub(super) retention_days: Option<u32>,
     pub(super) dashboard: Option<RawDashboard>,
     pub(super) sentiment: Option<RawSentiment>,
@@ -112,6 +113,7 @@ pub(super) struct RawRule {
 
 const TOP_LEVEL_KEYS: &[&str] = &[
     "data-dir",
+    "index-dir",
     "retention-days",
     "dashboard",
     "sentiment",
@@ -147,6 +149,9 @@ pub(super) fn parse(text: &str, problems: &mut Vec<String>) -> Option<RawConfig>
     }
     if let Some(value) = table.remove("data-dir") {
         raw.data_dir = take("data-dir", value, problems);
+    }
+    if let Some(value) = table.remove("index-dir") {
+        raw.index_dir = take("index-dir", value, problems);
     }
     if let Some(value) = table.remove("retention-days") {
         raw.retention_days = take("retention-days", value, problems);

@@ -56,6 +56,25 @@ fn sample_config_file_is_valid() {
     assert_eq!(config.nlp.brands[0].name, "Lumio");
     assert!(matches!(config.sources[0], SourceConfig::Replay(_)));
     assert!(config.data_dir.ends_with("veille-data"));
+    assert_eq!(config.index_dir, config.data_dir.join("index"));
+}
+
+#[test]
+fn index_dir_is_relative_to_the_config_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sample =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/veille.toml"))
+            .expect("sample config");
+    let text = sample.replace(
+        "data-dir = \"veille-data\"",
+        "data-dir = \"serve-a\"\nindex-dir = \"shared/index\"",
+    );
+    std::fs::create_dir(dir.path().join("posts")).expect("posts folder");
+    let path = dir.path().join("serve.toml");
+    std::fs::write(&path, text).expect("config written");
+    let config = load_file(&path).unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(config.data_dir, dir.path().join("serve-a"));
+    assert_eq!(config.index_dir, dir.path().join("shared/index"));
 }
 
 #[test]

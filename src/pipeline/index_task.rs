@@ -1,6 +1,8 @@
 //! The index stage task: owns the one [`PostWriter`], writes analysed batches, stages each
-//! batch's checkpoint after its posts, and commits on named triggers (a pending-operation
-//! limit, a timeout since the first uncommitted change, retention, the input closing).
+//! batch's checkpoint after its posts (or, over a transport such as NATS, signals its
+//! producer once a commit holds them: [`Progress::Notify`]), and commits on named triggers
+//! (a pending-operation limit, a timeout since the first uncommitted change, retention, the
+//! input closing).
 //!
 //! A [`IndexMessage::Commit`] asks for a commit now, and is answered once everything
 //! received before it is committed (the influence tracker snapshots its state then, so
@@ -21,14 +23,15 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::PipelineStats;
+use super::progress::Progress;
 
 /// What the NLP stage hands to the index: the relevant posts of one collected batch, the
-/// deletions it carried, and the checkpoint valid once they are stored.
+/// deletions it carried, and how its producer learns they are stored.
 #[derive(Debug)]
 pub(crate) struct AnalysedBatch {
     pub(crate) posts: Vec<Arc<AnalysedPost>>,
     pub(crate) deletions: Vec<PostId>,
-    pub(crate) checkpoint: Checkpoint,
+    pub(crate) progress: Progress,
 }
 
 /// What the index stage receives, in stream order.
@@ -47,7 +50,8 @@ pub(crate) struct Settings {
     pub(crate) retention_days: u32,
 }
 
-/// Runs until the input closes, then makes a final commit.
+/// Runs until the input closes, then makes a final commit. A batch's
+/// [`Progress::Notify`] is signalled after the first successful commit that holds it.
 pub(crate) async fn run(
     writer: PostWriter,
     mut input: mpsc::Receiver<IndexMessage>,
@@ -55,6 +59,8 @@ pub(crate) async fn run(
     stats: Arc<PipelineStats>,
 ) {
     let mut writer = Some(writer);
+    // Batches written but not yet committed, whose producers wait for the commit.
+    let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
     // When the oldest uncommitted change arrived; None when everything is committed.
     let mut dirty_since: Option<Instant> = None;
     let mut retention = tokio::time::interval(settings.retention_interval);
@@ -65,7 +71,8 @@ pub(crate) async fn run(
                 let batch = match received {
                     Some(IndexMessage::Batch(batch)) => batch,
                     Some(IndexMessage::Commit(answer)) => {
-                        let committed = commit(&mut writer, CommitTrigger::Requested, &stats).await;
+                        let committed =
+                            commit(&mut writer, CommitTrigger::Requested, &stats, &mut waiting).await;
                         dirty_since = None;
                         let checkpoints = writer
                             .as_ref()
@@ -80,9 +87,10 @@ pub(crate) async fn run(
                 match pending {
                     Some(Ok(outcome)) => {
                         stats.record_write(outcome.added, outcome.deleted, outcome.failed);
+                        waiting.extend(outcome.notify);
                         dirty_since.get_or_insert_with(Instant::now);
                         if outcome.pending >= settings.commit_doc_limit {
-                            commit(&mut writer, CommitTrigger::DocLimit, &stats).await;
+                            commit(&mut writer, CommitTrigger::DocLimit, &stats, &mut waiting).await;
                             dirty_since = None;
                         }
                     }
@@ -90,7 +98,7 @@ pub(crate) async fn run(
                 }
             }
             _ = sleep_until_option(commit_due) => {
-                commit(&mut writer, CommitTrigger::Timeout, &stats).await;
+                commit(&mut writer, CommitTrigger::Timeout, &stats, &mut waiting).await;
                 dirty_since = None;
             }
             _ = retention.tick() => {
@@ -100,12 +108,18 @@ pub(crate) async fn run(
                 if let Some(Err(error)) = result {
                     tracing::error!(error = %error, "retention failed");
                 }
-                commit(&mut writer, CommitTrigger::Retention, &stats).await;
+                commit(&mut writer, CommitTrigger::Retention, &stats, &mut waiting).await;
                 dirty_since = None;
             }
         }
     }
-    commit(&mut writer, CommitTrigger::InputClosed, &stats).await;
+    commit(
+        &mut writer,
+        CommitTrigger::InputClosed,
+        &stats,
+        &mut waiting,
+    )
+    .await;
 }
 
 struct WriteOutcome {
@@ -113,6 +127,8 @@ struct WriteOutcome {
     deleted: u64,
     failed: u64,
     pending: usize,
+    /// The batch's producer, to signal after the commit (all posts written).
+    notify: Option<oneshot::Sender<()>>,
 }
 
 /// Writes a batch's posts and deletions, then stages its checkpoint; the checkpoint is
@@ -123,6 +139,7 @@ fn write_batch(writer: &mut PostWriter, batch: AnalysedBatch) -> Result<WriteOut
         deleted: 0,
         failed: 0,
         pending: 0,
+        notify: None,
     };
     for post in &batch.posts {
         match writer.add(post) {
@@ -143,28 +160,37 @@ fn write_batch(writer: &mut PostWriter, batch: AnalysedBatch) -> Result<WriteOut
         }
     }
     if outcome.failed == 0 {
-        writer.stage_checkpoint(batch.checkpoint);
+        match batch.progress {
+            Progress::Checkpoint(checkpoint) => writer.stage_checkpoint(checkpoint),
+            Progress::Notify(notify) => outcome.notify = Some(notify),
+        }
     } else {
         tracing::warn!(
-            source = %batch.checkpoint.source,
             failed = outcome.failed,
-            "checkpoint not advanced: some posts of the batch were not written"
+            "progress not advanced: some posts of the batch were not written"
         );
     }
     outcome.pending = writer.pending();
     Ok(outcome)
 }
 
-/// Commits; true when the commit succeeded.
+/// Commits; on success signals every waiting producer, on failure drops them (their
+/// batches will be delivered again). True when the commit succeeded.
 async fn commit(
     writer: &mut Option<PostWriter>,
     trigger: CommitTrigger,
     stats: &PipelineStats,
+    waiting: &mut Vec<oneshot::Sender<()>>,
 ) -> bool {
     let result = with_writer(writer, move |writer| writer.commit(trigger)).await;
+    let committed = std::mem::take(waiting);
     match result {
         Some(Ok(())) => {
             stats.record_commit();
+            for producer in committed {
+                // A producer that stopped waiting has nothing left to acknowledge.
+                let _ = producer.send(());
+            }
             true
         }
         Some(Err(error)) => {
