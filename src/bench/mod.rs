@@ -1,11 +1,13 @@
 //! `veille bench ...`: measurements that print figures (STYLE.md §19: speed is measured in
 //! benchmarks, never in timed tests). One subcommand per measured part.
 
+mod e2e;
 mod influence;
 mod population;
 
 use clap::Subcommand;
 
+pub use e2e::E2eArgs;
 pub use influence::InfluenceArgs;
 
 /// What to measure.
@@ -14,11 +16,16 @@ pub enum BenchCommand {
     /// Mass connectors and mavens on a generated Zipf population: precision and recall
     /// against the exact sets, memory against the budget, cost per post.
     Influence(InfluenceArgs),
+    /// The embedded pipeline end to end (`veille run` fed by an X API load generator on
+    /// loopback): sustained posts/s, post→alert latency on WebSockets, delay until
+    /// searchable, memory, 1,000 clients, a burst; nothing lost.
+    E2e(E2eArgs),
 }
 
 /// Runs one benchmark and prints its figures.
 pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Influence(args) => influence::run(args),
+        BenchCommand::E2e(args) => e2e::run(args),
     }
 }
