@@ -384,7 +384,7 @@ async fn measure(args: &E2eArgs) -> anyhow::Result<Value> {
     let mut drained_at = None;
     let mut last_progress = Instant::now();
     let mut sampler = tokio::time::interval(SAMPLE_EVERY);
-    let mut deadline: Option<Instant> = None;
+    let mut finished_at: Option<Instant> = None;
     loop {
         sampler.tick().await;
         while let Ok((index, first, at)) = started_rx.try_recv() {
@@ -437,7 +437,8 @@ async fn measure(args: &E2eArgs) -> anyhow::Result<Value> {
             );
         }
         if generator.finished() {
-            let deadline = *deadline.get_or_insert_with(|| Instant::now() + seconds(args.drain_timeout));
+            let finished = *finished_at.get_or_insert_with(Instant::now);
+            let deadline = finished + seconds(args.drain_timeout);
             if sample.nlp_received >= sample.written
                 && sample.searchable >= sample.relevant
                 && sample.relevant > 0
@@ -571,7 +572,9 @@ async fn measure(args: &E2eArgs) -> anyhow::Result<Value> {
             "relevant_not_indexed": relevant.saturating_sub(distinct.len() as u64),
             "all_indexed_once": nlp_received == written_total && distinct.len() as u64 == relevant && duplicates == 0,
             "stream_connections": generator.connections(),
-            "drain_seconds_after_last_post": drained_at.map(|at| at.saturating_duration_since(end).as_secs_f64()),
+            "drain_seconds_after_last_post": drained_at
+                .zip(finished_at)
+                .map(|(drained, finished)| drained.saturating_duration_since(finished).as_secs_f64()),
         },
         "alerts": final_health.pointer("/stages/alerts").cloned().unwrap_or(Value::Null),
         "memory": {
