@@ -153,11 +153,17 @@ fn bench_e2e_smoke_run_prints_one_json_object() {
         "/posts/written",
         "/phases/0/pipeline_rate",
     ] {
-        assert!(report.pointer(pointer).is_some(), "{pointer} missing: {report}");
+        assert!(
+            report.pointer(pointer).is_some(),
+            "{pointer} missing: {report}"
+        );
     }
     assert_eq!(report["phases"][0]["stage"], "steady");
     assert_eq!(report["clients"]["connected"], 3);
     assert_eq!(report["posts"]["written"], 200);
     assert_eq!(report["posts"]["all_indexed_once"], true, "{report}");
-    assert!(stderr.contains("bench e2e:"), "no progress on stderr: {stderr}");
+    assert!(
+        stderr.contains("bench e2e:"),
+        "no progress on stderr: {stderr}"
+    );
 }

@@ -164,7 +164,12 @@ fn schedule(args: &E2eArgs) -> anyhow::Result<Vec<(Stage, Phase)>> {
         rate: 0.0,
         duration: seconds(args.gap),
     };
-    for step in args.steps.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for step in args
+        .steps
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         let rate: f64 = step
             .parse()
             .with_context(|| format!("--steps: `{step}` is not a rate"))?;
@@ -269,7 +274,11 @@ async fn measure(args: &E2eArgs) -> anyhow::Result<Value> {
             args.data.display()
         )
     })?;
-    progress!("{} texts loaded from {}", corpus.texts(), args.data.display());
+    progress!(
+        "{} texts loaded from {}",
+        corpus.texts(),
+        args.data.display()
+    );
     let total_posts: u64 = phases.iter().map(|(_, phase)| phase.posts()).sum();
     let epoch = Instant::now();
     let x_token = dashboard::auth::generate_password()?;
@@ -415,7 +424,9 @@ async fn measure(args: &E2eArgs) -> anyhow::Result<Value> {
             let (stage, phase, first, at) = started[evaluated];
             let (_, _, next_first, next_at) = started[evaluated + 1];
             if stage == Stage::Step
-                && !phase_figures(stage, phase, first, next_first, at, next_at, &generator, &samples, epoch)["sustained"]
+                && !phase_figures(
+                    stage, phase, first, next_first, at, next_at, &generator, &samples, epoch,
+                )["sustained"]
                     .as_bool()
                     .unwrap_or(false)
             {
@@ -501,7 +512,9 @@ async fn measure(args: &E2eArgs) -> anyhow::Result<Value> {
         if *stage == Stage::Gap {
             continue;
         }
-        let mut figures = phase_figures(*stage, *phase, *first, next_first, *at, next_at, &generator, &samples, epoch);
+        let mut figures = phase_figures(
+            *stage, *phase, *first, next_first, *at, next_at, &generator, &samples, epoch,
+        );
         let seq_range = *first..next_first;
         let latencies: Vec<u64> = client_stats
             .latencies
@@ -568,7 +581,7 @@ async fn measure(args: &E2eArgs) -> anyhow::Result<Value> {
             "indexed_ids": ids.len(),
             "distinct_ids": distinct.len(),
             "duplicates": duplicates,
-            "lost_before_nlp": written_total.saturating_sub(nlp_received),
+            "not_through_nlp_at_end": written_total.saturating_sub(nlp_received),
             "relevant_not_indexed": relevant.saturating_sub(distinct.len() as u64),
             "all_indexed_once": nlp_received == written_total && distinct.len() as u64 == relevant && duplicates == 0,
             "stream_connections": generator.connections(),
@@ -647,8 +660,8 @@ fn phase_figures(
         (Some(a), Some(b)) if b.at > a.at => (b.cpu - a.cpu) / (b.at - a.at).as_secs_f64(),
         _ => 0.0,
     };
-    let sustained = write_rate >= 0.95 * phase.rate
-        && (backlog_end as f64) <= (phase.rate * 0.5).max(1_000.0);
+    let sustained =
+        write_rate >= 0.95 * phase.rate && (backlog_end as f64) <= (phase.rate * 0.5).max(1_000.0);
     json!({
         "stage": stage.name(),
         "rate": phase.rate,
@@ -706,10 +719,7 @@ async fn search_markers(
                 () = tokio::time::sleep(Duration::from_millis(2)) => {}
             }
         };
-        let url = format!(
-            "{base}/api/search?q={}&limit=0",
-            Corpus::marker_word(seq)
-        );
+        let url = format!("{base}/api/search?q={}&limit=0", Corpus::marker_word(seq));
         let http = http.clone();
         let found = found_tx.clone();
         let stop = stop.clone();
@@ -770,20 +780,30 @@ fn machine() -> Value {
 }
 
 fn mib(bytes: &Value) -> String {
-    bytes
-        .as_u64()
-        .map_or("?".to_owned(), |bytes| format!("{:.0} MiB", bytes as f64 / 1_048_576.0))
+    bytes.as_u64().map_or("?".to_owned(), |bytes| {
+        format!("{:.0} MiB", bytes as f64 / 1_048_576.0)
+    })
 }
 
 fn print_human(report: &Value) {
     let machine = &report["machine"];
     println!(
         "veille bench e2e ({} cores, {})",
-        machine["cores"], machine["cpu"].as_str().unwrap_or("?")
+        machine["cores"],
+        machine["cpu"].as_str().unwrap_or("?")
     );
     println!(
         "{:<8} {:>8} {:>9} {:>9} {:>8} {:>5} {:>6} {:>22} {:>22} {:>9}",
-        "phase", "rate", "written/s", "nlp/s", "backlog", "ok", "cores", "alert ms p50/p99/max", "searchable ms p50/p99", "RssAnon"
+        "phase",
+        "rate",
+        "written/s",
+        "nlp/s",
+        "backlog",
+        "ok",
+        "cores",
+        "alert ms p50/p99/max",
+        "searchable ms p50/p99",
+        "RssAnon"
     );
     for phase in report["phases"].as_array().into_iter().flatten() {
         let latency = &phase["alert_latency_ms"];
@@ -795,14 +815,21 @@ fn print_human(report: &Value) {
             phase["write_rate"],
             phase["pipeline_rate"],
             phase["backlog_at_end"],
-            if phase["sustained"].as_bool() == Some(true) { "yes" } else { "no" },
+            if phase["sustained"].as_bool() == Some(true) {
+                "yes"
+            } else {
+                "no"
+            },
             phase["pipeline_cpu_cores"],
             format!("{}/{}/{}", latency["p50"], latency["p99"], latency["max"]),
             format!("{}/{}", searchable["p50"], searchable["p99"]),
             mib(&phase["rss_anon_peak_bytes"]),
         );
     }
-    println!("max sustained rate: {} posts/s", report["max_sustained_rate"]);
+    println!(
+        "max sustained rate: {} posts/s",
+        report["max_sustained_rate"]
+    );
     println!("posts: {}", report["posts"]);
     println!("alerts: {}", report["alerts"]);
     println!(

@@ -51,7 +51,11 @@ pub(super) struct Corpus {
 impl Corpus {
     /// Reads `text_file` and `label_file` (one per line, TweetEval: 0 negative, 1 neutral,
     /// 2 positive).
-    pub(super) fn load(text_file: &Path, label_file: &Path, shares: Shares) -> anyhow::Result<Corpus> {
+    pub(super) fn load(
+        text_file: &Path,
+        label_file: &Path,
+        shares: Shares,
+    ) -> anyhow::Result<Corpus> {
         let texts = std::fs::read_to_string(text_file)
             .with_context(|| format!("cannot read the texts {}", text_file.display()))?;
         let labels = std::fs::read_to_string(label_file)
@@ -140,10 +144,7 @@ impl Corpus {
         let author = 10_000 + spread % self.shares.authors;
         let followers = (author % 1_000) * (author % 1_000) + 10;
         // Writing to a Vec cannot fail.
-        let _ = write!(
-            out,
-            r#"{{"data":{{"id":"{id}","text":"{text}{suffix}"#
-        );
+        let _ = write!(out, r#"{{"data":{{"id":"{id}","text":"{text}{suffix}"#);
         if let Some(word) = marker {
             let _ = write!(out, " {word}");
         }

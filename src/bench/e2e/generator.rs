@@ -127,7 +127,10 @@ impl Generator {
 
     /// When post `seq` was written, if it was and is within the stamped range.
     pub(super) fn sent_at(&self, seq: u64) -> Option<Instant> {
-        let micros = self.sent.get(usize::try_from(seq).ok()?)?.load(Ordering::Acquire);
+        let micros = self
+            .sent
+            .get(usize::try_from(seq).ok()?)?
+            .load(Ordering::Acquire);
         (micros != 0).then(|| self.epoch + Duration::from_micros(micros))
     }
 
@@ -228,14 +231,15 @@ async fn stream(State(generator): State<Arc<Generator>>, headers: HeaderMap) -> 
         )
             .into_response();
     };
-    let stream = futures::stream::unfold(
-        (generator, chunks),
-        |(generator, mut chunks)| async move {
+    let stream =
+        futures::stream::unfold((generator, chunks), |(generator, mut chunks)| async move {
             let chunk = chunks.recv().await?;
             generator.stamp(&chunk);
-            Some((Ok::<Bytes, std::io::Error>(chunk.bytes), (generator, chunks)))
-        },
-    );
+            Some((
+                Ok::<Bytes, std::io::Error>(chunk.bytes),
+                (generator, chunks),
+            ))
+        });
     Response::builder()
         .header("content-type", "application/json")
         .body(Body::from_stream(stream))

@@ -95,7 +95,8 @@ pub(super) fn prepare(dir: &Path, generator: SocketAddr) -> anyhow::Result<(Path
         .map_err(|errors| anyhow::anyhow!("the bench config is invalid: {errors}"))?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
-    let store = Store::open(&config.data_dir.join("state.redb")).context("cannot open the store")?;
+    let store =
+        Store::open(&config.data_dir.join("state.redb")).context("cannot open the store")?;
     let users = UserStore::new(store);
     let mut tokens = Vec::new();
     for name in ["bench-care", "bench-manager"] {
