@@ -192,7 +192,10 @@ fn schedule(args: &E2eArgs) -> anyhow::Result<Vec<(Stage, Phase)>> {
             },
         ));
     }
-    if phases.iter().any(|(_, phase)| !(phase.rate >= 0.0)) {
+    if phases
+        .iter()
+        .any(|(_, phase)| phase.rate.is_nan() || phase.rate < 0.0)
+    {
         bail!("rates must be positive");
     }
     Ok(phases)

@@ -22,7 +22,7 @@ use anyhow::{Context, bail};
 use super::generator::ID_BASE;
 
 /// What a post was built to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum PostKind {
     Marker,
     Alert,
@@ -209,6 +209,6 @@ mod tests {
         }
         assert_eq!(kinds[&PostKind::Marker], 2);
         assert_eq!(kinds[&PostKind::Alert], 100);
-        assert_eq!(kinds[&PostKind::OffTopic], 199);
+        assert_eq!(kinds[&PostKind::OffTopic], 198);
     }
 }
