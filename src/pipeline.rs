@@ -372,11 +372,12 @@ impl RunningPipeline {
     }
 }
 
-/// The NLP stage: analyses each post of each batch, and hands the relevant ones on, with
-/// the batch's deletions and progress, to the next stage (embedded: the influence stage,
-/// which passes them to the alert engine and the index; over NATS: the analysed stream);
-/// deletions also go, as `deleted` events, to the dashboards' live feeds when they are in
-/// this process (over NATS the index node publishes them).
+/// The NLP stage: analyses each post of each batch (batches in parallel, one per core,
+/// order kept), and hands the relevant ones on, with the batch's deletions and progress, to
+/// the next stage (embedded: the influence stage, which passes them to the alert engine and
+/// the index; over NATS: the analysed stream); deletions also go, as `deleted` events, to
+/// the dashboards' live feeds when they are in this process (over NATS the index node
+/// publishes them).
 async fn run_nlp<B: Into<Collected> + Send + 'static>(
     analyzer: Arc<Analyzer>,
     mut input: mpsc::Receiver<B>,
@@ -384,14 +385,21 @@ async fn run_nlp<B: Into<Collected> + Send + 'static>(
     live: Option<broadcast::Sender<LiveEvent>>,
     stats: Arc<PipelineStats>,
 ) {
-    while let Some(batch) = input.recv().await {
-        let batch = batch.into();
-        let worker_analyzer = Arc::clone(&analyzer);
-        let worker_stats = Arc::clone(&stats);
-        let analysed = tokio::task::spawn_blocking(move || {
-            analyse_batch(&worker_analyzer, batch, &worker_stats)
+    use futures::StreamExt;
+    // Batches are analysed on up to `workers` blocking threads at once and handed on in
+    // the order they came (`buffered` keeps it), so checkpoints stay behind their posts.
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let batches = futures::stream::poll_fn(move |context| input.poll_recv(context));
+    let mut analysed_batches = batches
+        .map(|batch| {
+            let worker_analyzer = Arc::clone(&analyzer);
+            let worker_stats = Arc::clone(&stats);
+            tokio::task::spawn_blocking(move || {
+                analyse_batch(&worker_analyzer, batch.into(), &worker_stats)
+            })
         })
-        .await;
+        .buffered(workers);
+    while let Some(analysed) = analysed_batches.next().await {
         let analysed = match analysed {
             Ok(analysed) => analysed,
             Err(error) => {

@@ -1,6 +1,6 @@
 //! The command line: `veille check` accepts the sample and lists every problem of a bad
 //! config, with its key path, and `veille run` refuses to start on it; `veille bench
-//! influence` runs (smoke).
+//! influence` and `veille bench e2e` run (smoke).
 
 use std::process::Command;
 
@@ -93,4 +93,77 @@ fn bench_influence_smoke_run_prints_its_figures() {
     ] {
         assert!(stdout.contains(figure), "{figure} missing from:\n{stdout}");
     }
+}
+
+/// A smoke run of the end-to-end benchmark (figures come from a release build; see
+/// docs/PERFORMANCE-e2e.md): a short run at a low rate with a few clients, one of them slow.
+/// `--json` prints exactly one JSON object with the expected keys, and nothing is lost.
+/// Needs TweetEval in `../shared/data` (skipped with a reason when absent, failed under
+/// `CI=true`).
+#[test]
+fn bench_e2e_smoke_run_prints_one_json_object() {
+    let data = workspace_root().join("../shared/data/tweeteval-sentiment");
+    if !data.is_dir() {
+        let reason = format!("{} is absent", data.display());
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but {reason}"
+        );
+        println!("skipped: {reason}");
+        return;
+    }
+    let output = veille()
+        .args([
+            "bench",
+            "e2e",
+            "--rate",
+            "100",
+            "--seconds",
+            "2",
+            "--warmup",
+            "0",
+            "--steps",
+            "",
+            "--burst-seconds",
+            "0",
+            "--clients",
+            "3",
+            "--slow-clients",
+            "1",
+            "--marker-every",
+            "50",
+            "--json",
+        ])
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .expect("veille runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|error| panic!("stdout is not one JSON object ({error}):\n{stdout}"));
+    for pointer in [
+        "/max_sustained_rate",
+        "/alert_latency_ms/p99",
+        "/searchable_delay_ms/p99",
+        "/memory/rss_anon_peak_bytes",
+        "/memory/rss_file_peak_bytes",
+        "/clients/connected",
+        "/posts/written",
+        "/phases/0/pipeline_rate",
+    ] {
+        assert!(
+            report.pointer(pointer).is_some(),
+            "{pointer} missing: {report}"
+        );
+    }
+    assert_eq!(report["phases"][0]["stage"], "steady");
+    assert_eq!(report["clients"]["connected"], 3);
+    assert_eq!(report["posts"]["written"], 200);
+    assert_eq!(report["posts"]["all_indexed_once"], true, "{report}");
+    assert!(
+        stderr.contains("bench e2e:"),
+        "no progress on stderr: {stderr}"
+    );
 }

@@ -79,6 +79,43 @@ impl Store {
             .map_err(IndexError::store("committing a write"))
     }
 
+    /// Writes every `(key, value)` in one write transaction (one commit for all), each
+    /// replacing any previous value.
+    pub fn put_many<T: Serialize>(
+        &self,
+        table: &'static str,
+        entries: &[(&str, &T)],
+    ) -> Result<(), IndexError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut encoded = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let json = serde_json::to_string(value).map_err(|source| IndexError::Encode {
+                what: format!("value {table}/{key}"),
+                source,
+            })?;
+            encoded.push((*key, json));
+        }
+        let transaction = self
+            .database
+            .begin_write()
+            .map_err(IndexError::store("starting a write"))?;
+        {
+            let mut opened = transaction
+                .open_table(table_definition(table))
+                .map_err(IndexError::store("opening a table for writing"))?;
+            for (key, json) in &encoded {
+                opened
+                    .insert(*key, json.as_str())
+                    .map_err(IndexError::store("writing a value"))?;
+            }
+        }
+        transaction
+            .commit()
+            .map_err(IndexError::store("committing a write"))
+    }
+
     /// Reads the value under `key`, if any.
     pub fn get<T: DeserializeOwned>(
         &self,

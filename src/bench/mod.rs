@@ -1,12 +1,14 @@
 //! `veille bench ...`: measurements that print figures (STYLE.md §19: speed is measured in
 //! benchmarks, never in timed tests). One subcommand per measured part.
 
+mod e2e;
 mod influence;
 mod nats;
 mod population;
 
 use clap::Subcommand;
 
+pub use e2e::E2eArgs;
 pub use influence::InfluenceArgs;
 pub use nats::NatsArgs;
 
@@ -19,6 +21,10 @@ pub enum BenchCommand {
     /// The roles over NATS JetStream (a nats-server started here): collect, analyse with
     /// 1 and 2 workers, index; posts per second of each.
     Nats(NatsArgs),
+    /// The embedded pipeline end to end (`veille run` fed by an X API load generator on
+    /// loopback): sustained posts/s, post→alert latency on WebSockets, delay until
+    /// searchable, memory, 1,000 clients, a burst; nothing lost.
+    E2e(E2eArgs),
 }
 
 /// Runs one benchmark and prints its figures.
@@ -26,5 +32,6 @@ pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Influence(args) => influence::run(args),
         BenchCommand::Nats(args) => nats::run(args),
+        BenchCommand::E2e(args) => e2e::run(args),
     }
 }

@@ -4,7 +4,7 @@
 //! in the [`index::Store`] table [`ALERTS_TABLE`] keyed by alert id, so the list survives a
 //! restart and recording the same alert again replaces it instead of duplicating it.
 //!
-//! [`AlertLog::open`] and [`AlertLog::record`] touch the store and block: async callers
+//! [`AlertLog::open`], [`AlertLog::record`] and [`AlertLog::persist`] touch the store and block: async callers
 //! run them in `spawn_blocking`. [`AlertLog::recent`] only reads memory.
 
 use std::collections::VecDeque;
@@ -88,12 +88,31 @@ impl AlertLog {
             Some(store) => store.put(ALERTS_TABLE, &alert.id, &alert),
             None => Ok(()),
         };
+        self.keep(alert);
+        stored
+    }
+
+    /// Keeps `alert` in memory only (an alert with the same id is replaced); the caller
+    /// persists it soon after with [`AlertLog::persist`], many alerts in one write.
+    pub fn keep(&self, alert: Alert) {
         let mut recent = self.lock();
         recent.retain(|existing| existing.id != alert.id);
         let position = recent.partition_point(|existing| existing.created_at > alert.created_at);
         recent.insert(position, alert);
         recent.truncate(self.capacity);
-        stored
+    }
+
+    /// Writes `alerts` to the store in one transaction (blocking); the last version of an
+    /// id wins. Memory is not touched (see [`AlertLog::keep`]).
+    pub fn persist(&self, alerts: &[Alert]) -> Result<(), IndexError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let entries: Vec<(&str, &Alert)> = alerts
+            .iter()
+            .map(|alert| (alert.id.as_str(), alert))
+            .collect();
+        store.put_many(ALERTS_TABLE, &entries)
     }
 
     /// The store the log writes to (`None` for an in-memory log); other durable state of
@@ -237,6 +256,23 @@ mod tests {
         assert_eq!(ids(&recent), ["c", "b"]);
         assert_eq!(recent[0], alert("c", "care", 3));
         assert_eq!(store.list::<Alert>(ALERTS_TABLE).expect("list").len(), 3);
+    }
+
+    #[test]
+    fn kept_then_persisted_alerts_survive_reopening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.redb");
+        {
+            let log = AlertLog::open(Store::open(&path).expect("store opens")).expect("log");
+            let batch = [alert("a", "care", 1), alert("b", "care", 2)];
+            for kept in &batch {
+                log.keep(kept.clone());
+            }
+            assert_eq!(ids(&log.recent(None, 10)), ["b", "a"]);
+            log.persist(&batch).expect("persist");
+        }
+        let log = AlertLog::open(Store::open(&path).expect("store reopens")).expect("log");
+        assert_eq!(ids(&log.recent(None, 10)), ["b", "a"]);
     }
 
     #[test]

@@ -27,6 +27,9 @@ use crate::live::{LiveEvent, LivePost};
 /// Lifecycle commands waiting for the alert task, at most.
 pub const COMMAND_CAPACITY: usize = 256;
 
+/// Posts waiting for the alert task handled together, at most (one store write each time).
+pub const MAX_POSTS_PER_BATCH: usize = 512;
+
 /// A request to the alert task.
 #[derive(Debug)]
 pub enum Command {
@@ -113,6 +116,16 @@ pub struct AlertService {
     live: broadcast::Sender<LiveEvent>,
     notifications: Option<mpsc::Sender<Notification>>,
     stats: Arc<AlertStats>,
+    /// While a batch of posts is handled: alerts to persist and live events to push once
+    /// the batch is done (one store write for the batch).
+    pending: Option<Pending>,
+}
+
+/// Work deferred to the end of a batch of posts.
+#[derive(Default)]
+struct Pending {
+    records: Vec<Alert>,
+    live: Vec<LiveEvent>,
 }
 
 impl AlertService {
@@ -134,6 +147,7 @@ impl AlertService {
             live,
             notifications: None,
             stats,
+            pending: None,
         }
     }
 
@@ -152,7 +166,12 @@ impl AlertService {
         self
     }
 
-    fn record(&self, alert: &Alert) {
+    fn record(&mut self, alert: &Alert) {
+        if let Some(pending) = &mut self.pending {
+            self.log.keep(alert.clone());
+            pending.records.push(alert.clone());
+            return;
+        }
         if let Err(error) = self.log.record(alert.clone()) {
             AlertStats::bump(&self.stats.log_errors);
             tracing::error!(error = %error, alert = %alert.id, "cannot persist an alert");
@@ -174,12 +193,45 @@ impl AlertService {
         if let Some(notification) = self.notifier.offer(&alert, now) {
             self.notify(notification);
         }
-        let _ = self.live.send(LiveEvent::Alert(alert));
+        self.publish(LiveEvent::Alert(alert));
     }
 
-    fn changed(&self, alert: Alert) {
+    fn changed(&mut self, alert: Alert) {
         self.record(&alert);
-        let _ = self.live.send(LiveEvent::AlertUpdated(alert));
+        self.publish(LiveEvent::AlertUpdated(alert));
+    }
+
+    /// Pushes a live event now, or at the end of the batch being handled (after its
+    /// alerts are persisted).
+    fn publish(&mut self, event: LiveEvent) {
+        match &mut self.pending {
+            Some(pending) => pending.live.push(event),
+            None => {
+                let _ = self.live.send(event);
+            }
+        }
+    }
+
+    /// Evaluates a batch of posts as [`AlertService::on_post`] does each, with one store
+    /// write for all the alerts they raise or change; their live events are pushed after
+    /// that write, in order.
+    pub fn on_posts(&mut self, posts: &[Arc<AnalysedPost>], now: DateTime<Utc>) {
+        self.pending = Some(Pending::default());
+        for post in posts {
+            self.on_post(post, now);
+        }
+        let Some(pending) = self.pending.take() else {
+            return;
+        };
+        if let Err(error) = self.log.persist(&pending.records) {
+            self.stats
+                .log_errors
+                .fetch_add(pending.records.len() as u64, Ordering::Relaxed);
+            tracing::error!(error = %error, alerts = pending.records.len(), "cannot persist alerts");
+        }
+        for event in pending.live {
+            let _ = self.live.send(event);
+        }
     }
 
     /// Evaluates a post: alerts raised or folded, spikes, and the live post event with the
@@ -208,7 +260,7 @@ impl AlertService {
         }
         teams.sort();
         teams.dedup();
-        let _ = self.live.send(LiveEvent::Post(
+        self.publish(LiveEvent::Post(
             LivePost::from_analysed(post).routed_to(teams),
         ));
         for alert in raised {
@@ -285,8 +337,9 @@ impl AlertService {
     }
 }
 
-/// Runs the alert task: each post, command and tick is handled on a blocking thread, one
-/// at a time. When the posts end (a replay that finished), lifecycle commands and ticks
+/// Runs the alert task: posts (all those waiting, up to [`MAX_POSTS_PER_BATCH`], with one
+/// store write), each command and each tick are handled on a blocking thread, one at a
+/// time. When the posts end (a replay that finished), lifecycle commands and ticks
 /// are still served, until `stop` is cancelled (after the posts end) or every
 /// [`AlertHandle`] is gone; later commands fail with [`LifecycleError::EngineStopped`].
 pub async fn run(
@@ -297,7 +350,7 @@ pub async fn run(
     stop: tokio_util::sync::CancellationToken,
 ) {
     enum Work {
-        Post(Arc<AnalysedPost>),
+        Posts(Vec<Arc<AnalysedPost>>),
         Command(Command),
         Tick,
     }
@@ -308,7 +361,17 @@ pub async fn run(
     loop {
         let work = tokio::select! {
             post = posts.recv(), if posts_open => match post {
-                Some(post) => Work::Post(post),
+                Some(post) => {
+                    // Whatever else is waiting joins it: one store write per batch.
+                    let mut batch = vec![post];
+                    while batch.len() < MAX_POSTS_PER_BATCH {
+                        match posts.try_recv() {
+                            Ok(post) => batch.push(post),
+                            Err(_) => break,
+                        }
+                    }
+                    Work::Posts(batch)
+                }
                 None => {
                     posts_open = false;
                     continue;
@@ -328,7 +391,7 @@ pub async fn run(
         let done = tokio::task::spawn_blocking(move || {
             let now = Utc::now();
             match work {
-                Work::Post(post) => current.on_post(&post, now),
+                Work::Posts(batch) => current.on_posts(&batch, now),
                 Work::Command(command) => current.on_command(command, now),
                 Work::Tick => current.on_tick(now),
             }
