@@ -48,8 +48,12 @@ impl Generator {
         data: &std::path::Path,
         analyzer: &Analyzer,
         seed: u64,
+        limit: Option<usize>,
     ) -> anyhow::Result<Generator> {
-        let texts = corpus::all_texts(data)?;
+        let mut texts = corpus::all_texts(data)?;
+        if let Some(limit) = limit {
+            texts.truncate(limit.max(1));
+        }
         let mut bases = Vec::with_capacity(texts.len());
         for (index, text) in texts.into_iter().enumerate() {
             let post = Post {
@@ -98,7 +102,10 @@ impl Generator {
         let text = corpus::with_brand(&base.text, &mention, ((h >> 28) % 3) as usize);
         let source = SOURCES[((h >> 32) % SOURCES.len() as u64) as usize];
         let author = (h >> 36) % AUTHORS;
-        let at = epoch() + chrono::Duration::milliseconds(i64::try_from(index / 2 * 1000 + index % 2 * 500).unwrap_or(i64::MAX / 2));
+        let at = epoch()
+            + chrono::Duration::milliseconds(
+                i64::try_from(index / 2 * 1000 + index % 2 * 500).unwrap_or(i64::MAX / 2),
+            );
         let mut analysis = base.analysis.clone();
         analysis.brands = vec![BrandMatch {
             brand: brand.to_owned(),

@@ -47,6 +47,9 @@ pub struct IndexArgs {
     pub margin_gb: f64,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Use only the first N real texts as bodies (all of them by default; for short runs).
+    #[arg(long)]
+    pub base_texts: Option<usize>,
 }
 
 impl IndexArgs {
@@ -58,6 +61,7 @@ impl IndexArgs {
             dir: None,
             margin_gb: 15.0,
             seed: 42,
+            base_texts: None,
         }
     }
 }
@@ -70,8 +74,7 @@ const COMMIT_EVERY: Duration = Duration::from_secs(1);
 
 /// The queries of each kind, cycled.
 const TERMS: [&str; 10] = [
-    "love", "tomorrow", "game", "service", "merci", "happy", "night", "flight", "work",
-    "music",
+    "love", "tomorrow", "game", "service", "merci", "happy", "night", "flight", "work", "music",
 ];
 const PHRASES: [&str; 8] = [
     "\"going to\"",
@@ -85,7 +88,12 @@ const PHRASES: [&str; 8] = [
 ];
 
 /// Faceted queries: no text, filters on brand plus sentiment, language or source.
-fn faceted() -> Vec<(&'static str, Option<SentimentLabel>, Option<&'static str>, Option<&'static str>)> {
+fn faceted() -> Vec<(
+    &'static str,
+    Option<SentimentLabel>,
+    Option<&'static str>,
+    Option<&'static str>,
+)> {
     vec![
         ("Ondix", Some(SentimentLabel::Negative), None, None),
         ("Lumio", None, Some("fr"), None),
@@ -230,7 +238,7 @@ pub(crate) fn measure_all(args: &IndexArgs) -> anyhow::Result<Report> {
     let config = crate::config::load_file(&args.common.config)
         .map_err(|errors| anyhow::anyhow!("{errors}"))?;
     let analyzer = Analyzer::new(&config.nlp).context("building the analyser")?;
-    let generator = Generator::new(&data, &analyzer, args.seed)?;
+    let generator = Generator::new(&data, &analyzer, args.seed, args.base_texts)?;
     drop(analyzer);
     progress!(
         "index: {} base texts analysed; sizes {sizes:?}",

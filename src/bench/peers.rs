@@ -96,7 +96,9 @@ fn skipped(reason: String) -> PeerRun {
 
 /// `ours / theirs`, when both are there and theirs is not zero.
 pub(crate) fn ratio(ours: f64, theirs: Option<f64>) -> Option<f64> {
-    theirs.filter(|theirs| *theirs > 0.0).map(|theirs| ours / theirs)
+    theirs
+        .filter(|theirs| *theirs > 0.0)
+        .map(|theirs| ours / theirs)
 }
 
 /// A number at a JSON path of a peer's figures.
