@@ -316,7 +316,7 @@ impl SearchIndex {
         query: &dyn Query,
         has_text: bool,
         page: &SearchQuery,
-    ) -> Result<(usize, Vec<SearchHit>, BTreeMap<String, Vec<FacetCount>>), IndexError> {
+    ) -> Result<Collected, IndexError> {
         let roots = [
             ("sentiment", FACET_SENTIMENT),
             ("source", FACET_SOURCE),
@@ -403,16 +403,20 @@ impl SearchIndex {
             while stream.advance() {
                 let rest = &stream.key()[prefix.len()..];
                 let name = rest.split(|byte| *byte == 0).next().unwrap_or_default();
-                if let Ok(name) = std::str::from_utf8(name) {
-                    if !name.is_empty() && !axes.contains(name) {
-                        axes.insert(name.to_owned());
-                    }
+                if let Ok(name) = std::str::from_utf8(name)
+                    && !name.is_empty()
+                    && !axes.contains(name)
+                {
+                    axes.insert(name.to_owned());
                 }
             }
         }
         Ok(axes)
     }
 }
+
+/// What one pass over the matches gives: total, page, facet counts.
+type Collected = (usize, Vec<SearchHit>, BTreeMap<String, Vec<FacetCount>>);
 
 /// The direct children of `parent` with their counts, highest count first.
 fn children(counts: &FacetCounts, parent: &Facet) -> Vec<FacetCount> {

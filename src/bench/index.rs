@@ -88,12 +88,15 @@ const PHRASES: [&str; 8] = [
 ];
 
 /// Faceted queries: no text, filters on brand plus sentiment, language or source.
-fn faceted() -> Vec<(
+/// brand, sentiment, language, source.
+type FacetedQuery = (
     &'static str,
     Option<SentimentLabel>,
     Option<&'static str>,
     Option<&'static str>,
-)> {
+);
+
+fn faceted() -> Vec<FacetedQuery> {
     vec![
         ("Ondix", Some(SentimentLabel::Negative), None, None),
         ("Lumio", None, Some("fr"), None),
@@ -447,7 +450,7 @@ fn run_peer(
     Ok(run)
 }
 
-fn peer_stage<'a>(peer: &'a peers::PeerRun, posts: u64) -> Option<&'a serde_json::Value> {
+fn peer_stage(peer: &peers::PeerRun, posts: u64) -> Option<&serde_json::Value> {
     peer.figures()?
         .get("stages")?
         .as_array()?
