@@ -181,7 +181,8 @@ struct Stage {
     generation_seconds: f64,
     ingest_cpu_seconds: f64,
     posts_per_second: f64,
-    posts_per_cpu_second: f64,
+    /// `None` when the run was too short for the 10 ms CPU clock (under 0.2 CPU-s).
+    posts_per_cpu_second: Option<f64>,
     commits: u64,
     merge_wait_seconds: f64,
     disk_bytes: u64,
@@ -386,7 +387,8 @@ fn run_stages(
             generation_seconds,
             ingest_cpu_seconds: cpu,
             posts_per_second: ingested as f64 / wall.max(1e-9),
-            posts_per_cpu_second: ingested as f64 / (cpu - generation_seconds).max(1e-9),
+            posts_per_cpu_second: (cpu - generation_seconds >= 0.2)
+                .then(|| ingested as f64 / (cpu - generation_seconds)),
             commits,
             merge_wait_seconds: merge_wait,
             disk_bytes: disk,
@@ -496,7 +498,7 @@ fn report(
             "{:>10} {:>10.0} {:>11.0} {:>9.0} {:>9.0} {:>15} {:>15} {:>15} {:>6.0} MiB {:>6.0} MiB\n",
             stage.posts,
             stage.posts_per_second,
-            stage.posts_per_cpu_second,
+            stage.posts_per_cpu_second.unwrap_or(0.0),
             mib(stage.disk_bytes),
             stage.bytes_per_post,
             cell(stage.latency.get("term")),
@@ -543,7 +545,7 @@ fn report(
                 "posts": stage.posts,
                 "ingest_veille_over_sqlite": peers::ratio(stage.posts_per_second, their_rate),
                 "ingest_per_cpu_veille_over_sqlite":
-                    peers::ratio(stage.posts_per_cpu_second, their_cpu_rate),
+                    stage.posts_per_cpu_second.and_then(|ours| peers::ratio(ours, their_cpu_rate)),
                 "p99_sqlite_over_veille_term": p99("term"),
                 "p99_sqlite_over_veille_phrase": p99("phrase"),
                 "p99_sqlite_over_veille_faceted": p99("faceted"),
@@ -552,7 +554,11 @@ fn report(
                 "{:>10} ratios: ingest veille/SQLite {} (per CPU-s {}); p99 SQLite/veille term {} phrase {} faceted {}\n",
                 "",
                 peers::show_ratio(peers::ratio(stage.posts_per_second, their_rate)),
-                peers::show_ratio(peers::ratio(stage.posts_per_cpu_second, their_cpu_rate)),
+                peers::show_ratio(
+                    stage
+                        .posts_per_cpu_second
+                        .and_then(|ours| peers::ratio(ours, their_cpu_rate))
+                ),
                 peers::show_ratio(p99("term")),
                 peers::show_ratio(p99("phrase")),
                 peers::show_ratio(p99("faceted")),
