@@ -1,6 +1,7 @@
 //! The command line: `veille check` accepts the sample and lists every problem of a bad
 //! config, with its key path, and `veille run` refuses to start on it; `veille bench
-//! influence` and `veille bench e2e` run (smoke).
+//! influence`, `veille bench nlp`, `veille bench index` and `veille bench e2e` run (smoke;
+//! the last three print one JSON object).
 
 use std::process::Command;
 
@@ -96,22 +97,14 @@ fn bench_influence_smoke_run_prints_its_figures() {
 }
 
 /// A smoke run of the end-to-end benchmark (figures come from a release build; see
-/// docs/PERFORMANCE-e2e.md): a short run at a low rate with a few clients, one of them slow.
+/// docs/PERFORMANCE.md, End to end): a short run at a low rate with a few clients, one of them slow.
 /// `--json` prints exactly one JSON object with the expected keys, and nothing is lost.
 /// Needs TweetEval in `../shared/data` (skipped with a reason when absent, failed under
 /// `CI=true`).
 #[test]
 fn bench_e2e_smoke_run_prints_one_json_object() {
-    let data = workspace_root().join("../shared/data/tweeteval-sentiment");
-    if !data.is_dir() {
-        let reason = format!("{} is absent", data.display());
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but {reason}"
-        );
-        println!("skipped: {reason}");
-        return;
-    }
+    let Some(shared) = shared_data() else { return };
+    let data = shared.join("tweeteval-sentiment");
     let output = veille()
         .args([
             "bench",
@@ -166,4 +159,95 @@ fn bench_e2e_smoke_run_prints_one_json_object() {
         stderr.contains("bench e2e:"),
         "no progress on stderr: {stderr}"
     );
+}
+
+/// The real data sets, or `None` with a printed reason (a failure under `CI=true`).
+fn shared_data() -> Option<std::path::PathBuf> {
+    let data = workspace_root().join("../shared/data");
+    if data.is_dir() {
+        return Some(data);
+    }
+    let reason = format!("{} is absent", data.display());
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but {reason}"
+    );
+    println!("skipped: {reason}");
+    None
+}
+
+/// Runs `veille bench ARGS --json` and parses its stdout as exactly one JSON object.
+fn bench_json(args: &[&str], data: &std::path::Path) -> serde_json::Value {
+    let output = veille()
+        .arg("bench")
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .args(["--json", "--no-peers"])
+        .output()
+        .expect("veille runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|error| panic!("stdout is not one JSON object ({error}):\n{stdout}"))
+}
+
+/// Smoke run of `veille bench nlp`: it analyses the posts and reports a rate (figures
+/// come from release builds, docs/PERFORMANCE.md; no speed is asserted here).
+#[test]
+fn bench_nlp_smoke_run_prints_json() {
+    let Some(data) = shared_data() else { return };
+    let report = bench_json(&["nlp", "--posts", "2000", "--seconds", "0.05"], &data);
+    assert_eq!(report["part"], "nlp");
+    assert_eq!(report["posts"], 2000);
+    assert_eq!(report["brand_injected"], 1000);
+    let relevant = report["relevant"].as_u64().expect("relevant count");
+    assert!(relevant > 900 && relevant <= 1000, "{report}");
+    assert!(
+        report["stream"]["posts_per_cpu_second"]
+            .as_f64()
+            .expect("rate")
+            > 0.0
+    );
+    assert_eq!(report["peer"]["skipped"], "--no-peers");
+}
+
+/// Smoke run of `veille bench index`: two sizes, every query kind, disk and memory
+/// reported, the index deleted.
+#[test]
+fn bench_index_smoke_run_prints_json() {
+    let Some(data) = shared_data() else { return };
+    let report = bench_json(
+        &[
+            "index",
+            "--posts",
+            "10000,20000",
+            "--queries",
+            "5",
+            "--base-texts",
+            "2000",
+        ],
+        &data,
+    );
+    assert_eq!(report["part"], "index");
+    let stages = report["stages"].as_array().expect("stages");
+    assert_eq!(stages.len(), 2, "{report}");
+    assert_eq!(stages[1]["posts"], 20000);
+    for kind in ["term", "phrase", "faceted"] {
+        assert!(
+            stages[1]["latency"][kind]["p99_ms"].as_f64().is_some(),
+            "{kind}"
+        );
+        assert!(
+            stages[1]["mean_total_hits"][kind].as_f64().expect(kind) > 0.0,
+            "{kind}"
+        );
+    }
+    assert!(stages[1]["disk_bytes"].as_u64().expect("disk") > 0);
+    assert!(stages[1]["peak_rss_anon_bytes"].as_u64().expect("rss") > 0);
+    assert_eq!(report["index_deleted"], true);
 }

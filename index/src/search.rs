@@ -15,7 +15,7 @@
 //! The API is blocking (tantivy is synchronous): async callers wrap it in `spawn_blocking`.
 //! [`SearchIndex`] is cheap to clone, `Send` and `Sync`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
@@ -187,11 +187,8 @@ impl SearchIndex {
         let has_text = text_query.is_some();
         let combined = self.combine(text_query, query);
 
-        let total = searcher
-            .search(&combined, &Count)
-            .map_err(IndexError::tantivy("counting matches"))?;
-        let hits = self.top_hits(&searcher, &combined, has_text, query)?;
-        let facets = self.facet_counts(&searcher, &combined)?;
+        // One pass over the matches: count, page and facets together.
+        let (total, hits, facets) = self.collect(&searcher, &combined, has_text, query)?;
         Ok(SearchResults {
             total,
             hits,
@@ -335,33 +332,51 @@ impl SearchIndex {
         Box::new(BooleanQuery::new(clauses))
     }
 
-    fn top_hits(
+    /// Runs `query` once with every collector it needs: the count, the page (by relevance
+    /// with text, newest first without) and the facet counts (fixed roots, and the
+    /// categories of every axis present in the index).
+    fn collect(
         &self,
         searcher: &Searcher,
         query: &dyn Query,
         has_text: bool,
         page: &SearchQuery,
-    ) -> Result<Vec<SearchHit>, IndexError> {
-        if page.limit == 0 {
-            return Ok(Vec::new());
+    ) -> Result<Collected, IndexError> {
+        let roots = [
+            ("sentiment", FACET_SENTIMENT),
+            ("source", FACET_SOURCE),
+            ("language", FACET_LANGUAGE),
+            ("brand", FACET_BRAND),
+        ];
+        let axes = self.axis_names(searcher)?;
+        let mut facet_collector = FacetCollector::for_field("labels");
+        for (_, root) in roots {
+            facet_collector.add_facet(Facet::from_path([root]));
         }
-        let top = TopDocs::with_limit(page.limit).and_offset(page.offset);
-        let scored: Vec<(f32, DocAddress)> = if has_text {
-            searcher
-                .search(query, &top)
-                .map_err(IndexError::tantivy("collecting top hits"))?
+        for axis in &axes {
+            facet_collector.add_facet(Facet::from_path([FACET_AXIS, axis.as_str()]));
+        }
+        // A page of 0 still needs a collector in the tuple: ask for one hit, keep none.
+        let top = TopDocs::with_limit(page.limit.max(1)).and_offset(page.offset);
+        let (total, scored, counts) = if has_text {
+            let (total, scored, counts) = searcher
+                .search(query, &(Count, top, facet_collector))
+                .map_err(IndexError::tantivy("searching"))?;
+            (total, scored, counts)
         } else {
             let newest = top.order_by_fast_field::<tantivy::DateTime>("created", Order::Desc);
-            let by_date = searcher
-                .search(query, &newest)
-                .map_err(IndexError::tantivy("collecting newest hits"))?;
-            by_date
+            let (total, by_date, counts) = searcher
+                .search(query, &(Count, newest, facet_collector))
+                .map_err(IndexError::tantivy("searching"))?;
+            let scored: Vec<(f32, DocAddress)> = by_date
                 .into_iter()
                 .map(|(_, address)| (0.0, address))
-                .collect()
+                .collect();
+            (total, scored, counts)
         };
-        let mut hits = Vec::with_capacity(scored.len());
-        for (score, address) in scored {
+
+        let mut hits = Vec::with_capacity(page.limit);
+        for (score, address) in scored.into_iter().take(page.limit) {
             let post = self.read_post(searcher, address)?;
             hits.push(SearchHit {
                 id: post.post.id.as_str().to_string(),
@@ -369,29 +384,6 @@ impl SearchIndex {
                 post,
             });
         }
-        Ok(hits)
-    }
-
-    /// Facet counts over every match: fixed roots first, then one pass over the axes seen.
-    fn facet_counts(
-        &self,
-        searcher: &Searcher,
-        query: &dyn Query,
-    ) -> Result<BTreeMap<String, Vec<FacetCount>>, IndexError> {
-        let roots = [
-            ("sentiment", FACET_SENTIMENT),
-            ("source", FACET_SOURCE),
-            ("language", FACET_LANGUAGE),
-            ("brand", FACET_BRAND),
-        ];
-        let mut collector = FacetCollector::for_field("labels");
-        for (_, root) in roots {
-            collector.add_facet(Facet::from_path([root]));
-        }
-        collector.add_facet(Facet::from_path([FACET_AXIS]));
-        let counts = searcher
-            .search(query, &collector)
-            .map_err(IndexError::tantivy("counting facets"))?;
 
         let mut facets = BTreeMap::new();
         for (key, root) in roots {
@@ -400,27 +392,56 @@ impl SearchIndex {
                 children(&counts, &Facet::from_path([root])),
             );
         }
-        let axes: Vec<String> = children(&counts, &Facet::from_path([FACET_AXIS]))
-            .into_iter()
-            .map(|axis| axis.value)
-            .collect();
-        if axes.is_empty() {
-            return Ok(facets);
-        }
-        let mut axis_collector = FacetCollector::for_field("labels");
-        for axis in &axes {
-            axis_collector.add_facet(Facet::from_path([FACET_AXIS, axis.as_str()]));
-        }
-        let axis_counts = searcher
-            .search(query, &axis_collector)
-            .map_err(IndexError::tantivy("counting category facets"))?;
         for axis in axes {
-            let categories = children(&axis_counts, &Facet::from_path([FACET_AXIS, axis.as_str()]));
-            facets.insert(axis, categories);
+            let categories = children(&counts, &Facet::from_path([FACET_AXIS, axis.as_str()]));
+            // Only the axes seen among the matching posts.
+            if !categories.is_empty() {
+                facets.insert(axis, categories);
+            }
         }
-        Ok(facets)
+        Ok((total, hits, facets))
+    }
+
+    /// Names of the axes with at least one category in the index, read from the term
+    /// dictionaries of the `labels` field (a few terms per segment, no document touched).
+    fn axis_names(&self, searcher: &Searcher) -> Result<BTreeSet<String>, IndexError> {
+        let prefix = format!("{FACET_AXIS}\u{0}");
+        let mut end = prefix.clone().into_bytes();
+        if let Some(last) = end.last_mut() {
+            *last += 1;
+        }
+        let mut axes = BTreeSet::new();
+        for segment in searcher.segment_readers() {
+            let inverted = segment
+                .inverted_index(self.fields.labels)
+                .map_err(IndexError::tantivy("reading the facet terms"))?;
+            let mut stream = inverted
+                .terms()
+                .range()
+                .ge(prefix.as_bytes())
+                .lt(&end)
+                .into_stream()
+                .map_err(|error| IndexError::Tantivy {
+                    context: "reading the facet terms",
+                    source: error.into(),
+                })?;
+            while stream.advance() {
+                let rest = &stream.key()[prefix.len()..];
+                let name = rest.split(|byte| *byte == 0).next().unwrap_or_default();
+                if let Ok(name) = std::str::from_utf8(name)
+                    && !name.is_empty()
+                    && !axes.contains(name)
+                {
+                    axes.insert(name.to_owned());
+                }
+            }
+        }
+        Ok(axes)
     }
 }
+
+/// What one pass over the matches gives: total, page, facet counts.
+type Collected = (usize, Vec<SearchHit>, BTreeMap<String, Vec<FacetCount>>);
 
 /// The direct children of `parent` with their counts, highest count first.
 fn children(counts: &FacetCounts, parent: &Facet) -> Vec<FacetCount> {

@@ -211,9 +211,33 @@ pub(super) fn run(args: &E2eArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{report}");
     } else {
-        print_human(&report);
+        print!("{}", table(&report));
     }
     Ok(())
+}
+
+/// The whole e2e measurement with its default schedule on the TweetEval texts of `data`
+/// (the shared data folder), as one part of `veille bench all`.
+pub(super) fn measure_all(data: &std::path::Path) -> anyhow::Result<super::common::Report> {
+    /// Parses the e2e options alone, to get their defaults.
+    #[derive(clap::Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        e2e: E2eArgs,
+    }
+    let mut args = <Defaults as clap::Parser>::try_parse_from(["e2e"])
+        .context("the e2e defaults do not parse")?
+        .e2e;
+    args.data = data.join("tweeteval-sentiment");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let json = runtime.block_on(measure(&args))?;
+    Ok(super::common::Report {
+        table: table(&json),
+        json,
+    })
 }
 
 macro_rules! progress {
@@ -788,14 +812,18 @@ fn mib(bytes: &Value) -> String {
     })
 }
 
-fn print_human(report: &Value) {
+fn table(report: &Value) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let machine = &report["machine"];
-    println!(
+    let _ = writeln!(
+        out,
         "veille bench e2e ({} cores, {})",
         machine["cores"],
         machine["cpu"].as_str().unwrap_or("?")
     );
-    println!(
+    let _ = writeln!(
+        out,
         "{:<8} {:>8} {:>9} {:>9} {:>8} {:>5} {:>6} {:>22} {:>22} {:>9}",
         "phase",
         "rate",
@@ -811,7 +839,8 @@ fn print_human(report: &Value) {
     for phase in report["phases"].as_array().into_iter().flatten() {
         let latency = &phase["alert_latency_ms"];
         let searchable = &phase["searchable_delay_ms"];
-        println!(
+        let _ = writeln!(
+            out,
             "{:<8} {:>8} {:>9} {:>9} {:>8} {:>5} {:>6} {:>22} {:>22} {:>9}",
             phase["stage"].as_str().unwrap_or("?"),
             phase["rate"],
@@ -829,17 +858,20 @@ fn print_human(report: &Value) {
             mib(&phase["rss_anon_peak_bytes"]),
         );
     }
-    println!(
+    let _ = writeln!(
+        out,
         "max sustained rate: {} posts/s",
         report["max_sustained_rate"]
     );
-    println!("posts: {}", report["posts"]);
-    println!("alerts: {}", report["alerts"]);
-    println!(
+    let _ = writeln!(out, "posts: {}", report["posts"]);
+    let _ = writeln!(out, "alerts: {}", report["alerts"]);
+    let _ = writeln!(
+        out,
         "memory: RssAnon peak {}, RssFile peak {}",
         mib(&report["memory"]["rss_anon_peak_bytes"]),
         mib(&report["memory"]["rss_file_peak_bytes"])
     );
-    println!("clients: {}", report["clients"]);
-    println!("shutdown: {} s", report["shutdown_seconds"]);
+    let _ = writeln!(out, "clients: {}", report["clients"]);
+    let _ = writeln!(out, "shutdown: {} s", report["shutdown_seconds"]);
+    out
 }
