@@ -386,6 +386,29 @@ mod tests {
     }
 
     #[test]
+    fn language_words_add_features_that_depend_on_the_language() {
+        let tokenizer = Tokenizer::new().unwrap();
+        let tokens = tokenizer.tokenize_stemmed("super service", stem_algorithm("en"));
+        let config = FeatureConfig {
+            char_max: 0,
+            language_words: true,
+            ..FeatureConfig::default()
+        };
+        let vector = |language: &str| {
+            let mut out = Vec::new();
+            extract(&config, "super service", &tokens, language, None, &mut out);
+            out.into_iter()
+                .map(|(bucket, _)| bucket)
+                .collect::<Vec<_>>()
+        };
+        let (english, french, unknown) = (vector("en"), vector("fr"), vector("und"));
+        assert_ne!(english, french);
+        assert!(english.len() > unknown.len());
+        // The shared features are the same whatever the language.
+        assert!(unknown.iter().all(|bucket| french.contains(bucket)));
+    }
+
+    #[test]
     fn character_grams_respect_utf8() {
         let config = FeatureConfig::default();
         // Would panic on a slice inside a character.

@@ -370,6 +370,36 @@ mod tests {
     }
 
     #[test]
+    fn nb_scaled_training_learns_and_folds_the_ratios_into_the_weights() {
+        let examples = vec![
+            example(&[1, 2], 0),
+            example(&[1, 3], 0),
+            example(&[4, 5], 1),
+            example(&[4, 6], 1),
+            example(&[7, 8], 2),
+            example(&[7, 9], 2),
+        ];
+        let labels = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
+        let config = TrainConfig {
+            nb_scaling: true,
+            ..config()
+        };
+        let model = train("x", labels, examples.clone(), &config, &mut |_| {}).unwrap();
+        for example in &examples {
+            assert_eq!(model.predict(&example.vector).label, example.label);
+        }
+        let plain = train(
+            "x",
+            vec!["a".into(), "b".into(), "c".into()],
+            examples,
+            &config(),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_ne!(model, plain);
+    }
+
+    #[test]
     fn bad_input_is_an_error() {
         let labels = vec!["a".to_owned(), "b".to_owned()];
         assert_eq!(
