@@ -391,6 +391,7 @@ mod tests {
         let tokens = tokenizer.tokenize_stemmed("super service", stem_algorithm("en"));
         let config = FeatureConfig {
             char_max: 0,
+            lexicon: false,
             language_words: true,
             ..FeatureConfig::default()
         };

@@ -380,11 +380,11 @@ mod tests {
             example(&[7, 9], 2),
         ];
         let labels = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
-        let config = TrainConfig {
+        let nb = TrainConfig {
             nb_scaling: true,
             ..config()
         };
-        let model = train("x", labels, examples.clone(), &config, &mut |_| {}).unwrap();
+        let model = train("x", labels, examples.clone(), &nb, &mut |_| {}).unwrap();
         for example in &examples {
             assert_eq!(model.predict(&example.vector).label, example.label);
         }
