@@ -118,6 +118,16 @@ pub struct TrainArgs {
     /// Lets a small source (French) count as much as a large one (English).
     #[arg(long, value_delimiter = ',')]
     pub source_weight: Vec<f32>,
+    /// NB-SVM: scale features by their log-count ratio per label.
+    #[arg(long)]
+    pub nb: bool,
+    /// Word features conjoined with the post's language besides the shared ones (a
+    /// per-language correction inside one model).
+    #[arg(long)]
+    pub language_words: bool,
+    /// Each handle's name as a feature besides `@user`.
+    #[arg(long)]
+    pub handles: bool,
     /// Do not weigh classes by inverse frequency.
     #[arg(long)]
     pub no_balance: bool,
@@ -159,6 +169,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         char_max: args.char_max,
         lexicon: !args.no_lexicon,
         idf: !args.no_idf,
+        language_words: args.language_words,
+        handles: args.handles,
         ..FeatureConfig::default()
     };
     let examples = featurize(&featurizer, &training, &labels, &features);
@@ -247,6 +259,7 @@ fn train_config(features: &FeatureConfig, c: f32, args: &TrainArgs) -> TrainConf
         features: *features,
         c,
         balanced: !args.no_balance,
+        nb_scaling: args.nb,
         ..TrainConfig::default()
     }
 }

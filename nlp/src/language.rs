@@ -152,24 +152,23 @@ impl LanguageDetector {
 
     /// Detects the language of the words among `tokens`.
     pub fn detect(&self, tokens: &[Token]) -> &'static str {
-        let mut text = String::new();
+        let words = || {
+            tokens
+                .iter()
+                .filter(|token| token.kind == TokenKind::Word && !token.in_hashtag)
+        };
         let mut votes = [0usize; FUNCTION_WORDS.len()];
-        for token in tokens {
-            if token.kind != TokenKind::Word || token.in_hashtag {
-                continue;
-            }
-            if !text.is_empty() {
-                text.push(' ');
-            }
-            text.push_str(&token.text);
-            let languages = self.function_words.get(token.folded.as_str()).copied();
-            for (index, vote) in votes.iter_mut().enumerate() {
-                if languages.is_some_and(|bits| bits & (1 << index) != 0) {
-                    *vote += 1;
+        let mut letters = 0;
+        for token in words() {
+            letters += token.text.chars().filter(|c| c.is_alphabetic()).count();
+            if let Some(bits) = self.function_words.get(token.folded.as_str()).copied() {
+                for (index, vote) in votes.iter_mut().enumerate() {
+                    if bits & (1 << index) != 0 {
+                        *vote += 1;
+                    }
                 }
             }
         }
-        let letters = text.chars().filter(|c| c.is_alphabetic()).count();
         if letters < MIN_LETTERS {
             return UNDETERMINED;
         }
@@ -187,6 +186,14 @@ impl LanguageDetector {
         } else {
             &self.any_language
         };
+        // Only now (whatlang reads a string): the words joined by spaces.
+        let mut text = String::new();
+        for token in words() {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(&token.text);
+        }
         let trigrams = detector.detect(&text);
         if let Some(info) = &trigrams
             && info.confidence() >= CONFIDENT

@@ -45,6 +45,10 @@ pub struct LinearModel {
     /// Bucket-major weights: `weights[bucket * labels + label]`; the biases follow the last
     /// bucket.
     pub(crate) weights: Vec<f32>,
+    /// The same numbers laid out for prediction: one row of `labels + 1` floats per bucket,
+    /// its IDF weight (1 without IDF) then its label weights, so that one memory access
+    /// (one cache line) serves a feature; built by [`LinearModel::new`].
+    packed: Vec<f32>,
 }
 
 impl std::fmt::Debug for LinearModel {
@@ -68,6 +72,27 @@ pub struct Prediction {
 pub const MAX_LABELS: usize = 64;
 
 impl LinearModel {
+    /// A model from its parts (`idf` empty or one per bucket; `weights` as the field says).
+    pub(crate) fn new(meta: ModelMeta, idf: Vec<f32>, weights: Vec<f32>) -> LinearModel {
+        let labels = meta.labels.len();
+        let buckets = meta.features.buckets();
+        let mut packed = Vec::with_capacity(buckets * (labels + 1));
+        for bucket in 0..buckets {
+            packed.push(idf.get(bucket).copied().unwrap_or(1.0));
+            let start = bucket * labels;
+            match weights.get(start..start + labels) {
+                Some(row) => packed.extend_from_slice(row),
+                None => packed.extend(std::iter::repeat_n(0.0, labels)),
+            }
+        }
+        LinearModel {
+            meta,
+            idf,
+            weights,
+            packed,
+        }
+    }
+
     /// The label names.
     pub fn labels(&self) -> &[String] {
         &self.meta.labels
@@ -97,6 +122,49 @@ impl LinearModel {
         labels
     }
 
+    /// Writes the margin of each label for `raw`, a vector extracted *without* IDF, into
+    /// `margins`: the IDF weighting, the normalisation and the dot product in one pass over
+    /// the packed rows (the same margins as [`LinearModel::margins`] of the re-weighted
+    /// vector, up to rounding).
+    pub fn margins_raw(&self, raw: &[(u32, f32)], margins: &mut [f32; MAX_LABELS]) -> usize {
+        let labels = self.meta.labels.len().min(MAX_LABELS);
+        let stride = self.meta.labels.len() + 1;
+        let mut dots = [0.0f32; MAX_LABELS];
+        let mut norm = 0.0f32;
+        for &(bucket, value) in raw {
+            let start = bucket as usize * stride;
+            if let Some(row) = self.packed.get(start..start + stride) {
+                let value = value * row[0];
+                norm += value * value;
+                for (dot, weight) in dots.iter_mut().zip(&row[1..]) {
+                    *dot += weight * value;
+                }
+            }
+        }
+        let norm = norm.sqrt();
+        let scale = if norm > 0.0 && norm.is_finite() {
+            1.0 / norm
+        } else {
+            1.0
+        };
+        let bias_at = self.meta.features.buckets() * self.meta.labels.len();
+        for (label, margin) in margins.iter_mut().enumerate().take(labels) {
+            let bias = self.weights.get(bias_at + label).copied().unwrap_or(0.0);
+            *margin = bias + dots[label] * scale;
+        }
+        labels
+    }
+
+    /// [`LinearModel::predict_with_shares`] of a vector extracted without IDF.
+    pub fn predict_raw_with_shares(
+        &self,
+        raw: &[(u32, f32)],
+        shares: &mut [f32; MAX_LABELS],
+    ) -> Prediction {
+        let labels = self.margins_raw(raw, shares);
+        softmax(labels, shares)
+    }
+
     /// The best label for `vector`, with the softmax of the margins as confidence, and
     /// every label's share written to `shares` (in label order).
     pub fn predict_with_shares(
@@ -105,27 +173,34 @@ impl LinearModel {
         shares: &mut [f32; MAX_LABELS],
     ) -> Prediction {
         let labels = self.margins(vector, shares);
-        let mut best = 0;
-        for label in 1..labels {
-            if shares[label] > shares[best] {
-                best = label;
-            }
-        }
-        let top = shares[best];
-        let mut total = 0.0;
-        for share in shares.iter_mut().take(labels) {
-            *share = (SOFTMAX_SCALE * (*share - top)).exp();
-            total += *share;
-        }
-        for share in shares.iter_mut().take(labels) {
-            *share /= total;
-        }
-        Prediction {
-            label: best,
-            confidence: shares[best],
+        softmax(labels, shares)
+    }
+}
+
+/// The best of the first `labels` margins in `shares`, which become their softmax.
+fn softmax(labels: usize, shares: &mut [f32; MAX_LABELS]) -> Prediction {
+    let mut best = 0;
+    for label in 1..labels {
+        if shares[label] > shares[best] {
+            best = label;
         }
     }
+    let top = shares[best];
+    let mut total = 0.0;
+    for share in shares.iter_mut().take(labels) {
+        *share = (SOFTMAX_SCALE * (*share - top)).exp();
+        total += *share;
+    }
+    for share in shares.iter_mut().take(labels) {
+        *share /= total;
+    }
+    Prediction {
+        label: best,
+        confidence: shares[best],
+    }
+}
 
+impl LinearModel {
     /// The best label for `vector`.
     pub fn predict(&self, vector: &[(u32, f32)]) -> Prediction {
         let mut shares = [0.0; MAX_LABELS];

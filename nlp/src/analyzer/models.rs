@@ -12,7 +12,6 @@ use crate::analysis::{Sentiment, SentimentLabel};
 use crate::config::{Axis, SentimentModel};
 use crate::error::NlpError;
 use crate::model::features::{self, SparseVector};
-use crate::model::train::reweight;
 use crate::model::{LinearModel, MAX_LABELS};
 use crate::sentiment;
 use crate::tokens::Token;
@@ -44,7 +43,6 @@ pub(crate) struct Models {
 
 thread_local! {
     static RAW: RefCell<SparseVector> = const { RefCell::new(Vec::new()) };
-    static WEIGHTED: RefCell<SparseVector> = const { RefCell::new(Vec::new()) };
 }
 
 fn load(path: &std::path::Path) -> Result<Loaded, NlpError> {
@@ -108,14 +106,7 @@ impl Models {
                     features::extract(&model.meta.features, text, tokens, language, None, raw);
                     raw_config = Some(model.meta.features);
                 }
-                WEIGHTED.with_borrow_mut(|weighted| {
-                    weighted.clear();
-                    weighted.extend_from_slice(raw);
-                    if let Some(idf) = model.idf() {
-                        reweight(weighted, idf);
-                    }
-                    model.predict_with_shares(weighted, shares)
-                })
+                model.predict_raw_with_shares(raw, shares)
             })
         };
         let sentiment = match &self.sentiment {

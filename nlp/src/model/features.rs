@@ -54,6 +54,15 @@ pub struct FeatureConfig {
     pub lexicon: bool,
     /// Inverse document frequency weighting (learnt at training, stored in the model).
     pub idf: bool,
+    /// Word unigrams and bigrams also conjoined with the post's language, and the
+    /// language itself as a feature: per-language corrections of the shared weights
+    /// ("frustratingly easy" domain adaptation, Daumé III 2007). Absent in older models.
+    #[serde(default)]
+    pub language_words: bool,
+    /// Each handle's own name as a feature besides `@user` (who is addressed: a brand's
+    /// support account, a competitor...). Absent in older models.
+    #[serde(default)]
+    pub handles: bool,
 }
 
 impl Default for FeatureConfig {
@@ -66,6 +75,8 @@ impl Default for FeatureConfig {
             negation: true,
             lexicon: true,
             idf: true,
+            language_words: false,
+            handles: false,
         }
     }
 }
@@ -89,6 +100,8 @@ enum Space {
     Bigram = 3,
     Char = 4,
     Signal = 5,
+    LanguageWord = 6,
+    LanguageBigram = 7,
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -117,6 +130,14 @@ impl Sink<'_> {
     fn add_pair(&mut self, space: Space, first: &[u8], second: &[u8], value: f32) {
         let hash = fnv(fnv(fnv(FNV_OFFSET, &[space as u8]), first), &[0]);
         self.push(fnv(hash, second), value);
+    }
+
+    fn add_triple(&mut self, space: Space, first: &str, second: &str, third: &str, value: f32) {
+        let mut hash = fnv(FNV_OFFSET, &[space as u8]);
+        for part in [first, second] {
+            hash = fnv(fnv(hash, part.as_bytes()), &[0]);
+        }
+        self.push(fnv(hash, third.as_bytes()), value);
     }
 
     fn push(&mut self, hash: u64, value: f32) {
@@ -176,6 +197,10 @@ pub fn extract(
     let mut exclamations = 0u32;
     let mut questions = 0u32;
     let mut char_buffer: Vec<u8> = Vec::new();
+    let by_language = config.language_words && language != crate::language::UNDETERMINED;
+    if by_language {
+        sink.add_pair(Space::Signal, b"language", language.as_bytes(), 1.0);
+    }
     for token in tokens {
         let Some(key) = word_key(token) else {
             continue;
@@ -195,9 +220,19 @@ pub fn extract(
             Space::Word
         };
         sink.add(space, key.as_bytes(), 1.0);
+        if config.handles && token.kind == TokenKind::Handle {
+            sink.add(Space::Word, token.folded.as_bytes(), 1.0);
+        }
+        if by_language {
+            let space = if negated { "!" } else { "" };
+            sink.add_triple(Space::LanguageWord, language, space, key, 1.0);
+        }
         if config.word_bigrams && !token.in_hashtag {
             let first = previous.unwrap_or("<s>");
             sink.add_pair(Space::Bigram, first.as_bytes(), key.as_bytes(), 1.0);
+            if by_language {
+                sink.add_triple(Space::LanguageBigram, language, first, key, 1.0);
+            }
             previous = Some(key);
         }
         if token.kind == TokenKind::Word {
@@ -348,6 +383,30 @@ mod tests {
         let text = "Ma box est encore en panne 😡 #LumioFail";
         assert_eq!(features(text, &config), features(text, &config));
         assert!(features("", &config).len() <= 1);
+    }
+
+    #[test]
+    fn language_words_add_features_that_depend_on_the_language() {
+        let tokenizer = Tokenizer::new().unwrap();
+        let tokens = tokenizer.tokenize_stemmed("super service", stem_algorithm("en"));
+        let config = FeatureConfig {
+            char_max: 0,
+            lexicon: false,
+            language_words: true,
+            ..FeatureConfig::default()
+        };
+        let vector = |language: &str| {
+            let mut out = Vec::new();
+            extract(&config, "super service", &tokens, language, None, &mut out);
+            out.into_iter()
+                .map(|(bucket, _)| bucket)
+                .collect::<Vec<_>>()
+        };
+        let (english, french, unknown) = (vector("en"), vector("fr"), vector("und"));
+        assert_ne!(english, french);
+        assert!(english.len() > unknown.len());
+        // The shared features are the same whatever the language.
+        assert!(unknown.iter().all(|bucket| french.contains(bucket)));
     }
 
     #[test]

@@ -120,7 +120,7 @@ impl LinearModel {
                 "a weight is not a finite number".into(),
             ));
         }
-        Ok(LinearModel { meta, idf, weights })
+        Ok(LinearModel::new(meta, idf, weights))
     }
 
     /// Saves the model at `path`.
@@ -190,16 +190,16 @@ mod tests {
             ..FeatureConfig::default()
         };
         let buckets = features.buckets();
-        LinearModel {
-            meta: ModelMeta {
+        LinearModel::new(
+            ModelMeta {
                 axis: "sentiment".into(),
                 labels: vec!["negative".into(), "positive".into()],
                 features,
                 provenance: "test".into(),
             },
-            idf: (0..buckets).map(|i| i as f32 / 7.0).collect(),
-            weights: (0..(buckets + 1) * 2).map(|i| (i as f32).sin()).collect(),
-        }
+            (0..buckets).map(|i| i as f32 / 7.0).collect(),
+            (0..(buckets + 1) * 2).map(|i| (i as f32).sin()).collect(),
+        )
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub struct TrainConfig {
     /// Stop when the projected-gradient spread falls below this.
     pub tolerance: f32,
     pub seed: u64,
+    /// NB-SVM (Wang and Manning, ACL 2012): each binary classifier sees its features
+    /// scaled by their log-count ratio between the label's examples and the others'; the
+    /// ratios are folded into the saved weights, so prediction is unchanged.
+    pub nb_scaling: bool,
 }
 
 impl Default for TrainConfig {
@@ -35,6 +39,7 @@ impl Default for TrainConfig {
             max_epochs: 40,
             tolerance: 0.1,
             seed: 42,
+            nb_scaling: false,
         }
     }
 }
@@ -124,8 +129,8 @@ pub fn train(
             weights[bucket * label_count + label] = *weight;
         }
     }
-    Ok(LinearModel {
-        meta: ModelMeta {
+    Ok(LinearModel::new(
+        ModelMeta {
             axis: axis.to_owned(),
             labels,
             features: config.features,
@@ -133,7 +138,7 @@ pub fn train(
         },
         idf,
         weights,
-    })
+    ))
 }
 
 /// Smoothed inverse document frequency per bucket: `ln((1 + n) / (1 + df)) + 1`.
@@ -197,6 +202,12 @@ fn binary_svm(
     config: &TrainConfig,
 ) -> Vec<f32> {
     let bias = buckets;
+    let ratios = if config.nb_scaling {
+        log_count_ratios(examples, label, buckets)
+    } else {
+        Vec::new()
+    };
+    let scale = |bucket: u32| ratios.get(bucket as usize).copied().unwrap_or(1.0);
     let mut weights = vec![0.0f32; buckets + 1];
     let mut alphas = vec![0.0f32; examples.len()];
     let diagonals: Vec<f32> = examples
@@ -209,7 +220,13 @@ fn binary_svm(
         .iter()
         .zip(&diagonals)
         .map(|(example, diagonal)| {
-            example.vector.iter().map(|(_, v)| v * v).sum::<f32>() + 1.0 + diagonal
+            example
+                .vector
+                .iter()
+                .map(|&(bucket, v)| (v * scale(bucket)).powi(2))
+                .sum::<f32>()
+                + 1.0
+                + diagonal
         })
         .collect();
     let mut order: Vec<usize> = (0..examples.len()).collect();
@@ -222,7 +239,7 @@ fn binary_svm(
             let sign = if example.label == label { 1.0 } else { -1.0 };
             let mut margin = weights[bias];
             for &(bucket, value) in &example.vector {
-                margin += weights[bucket as usize] * value;
+                margin += weights[bucket as usize] * value * scale(bucket);
             }
             let alpha = alphas[index];
             let gradient = sign * margin - 1.0 + diagonals[index] * alpha;
@@ -238,7 +255,7 @@ fn binary_svm(
                 alphas[index] = updated;
                 let step = (updated - alpha) * sign;
                 for &(bucket, value) in &example.vector {
-                    weights[bucket as usize] += step * value;
+                    weights[bucket as usize] += step * value * scale(bucket);
                 }
                 weights[bias] += step;
             }
@@ -247,7 +264,37 @@ fn binary_svm(
             break;
         }
     }
+    // Fold the scaling into the weights: w · (r ∘ x) = (w ∘ r) · x.
+    for (weight, ratio) in weights.iter_mut().zip(&ratios) {
+        *weight *= ratio;
+    }
     weights
+}
+
+/// NB-SVM's log-count ratios for `label` against the rest: `ln((p_j / |p|) / (q_j / |q|))`
+/// where `p_j` (`q_j`) counts the weighted examples of the label (of the others) having
+/// feature `j`, plus one.
+fn log_count_ratios(examples: &[Example], label: usize, buckets: usize) -> Vec<f32> {
+    let (mut positive, mut negative) = (vec![1.0f64; buckets], vec![1.0f64; buckets]);
+    for example in examples {
+        let counts = if example.label == label {
+            &mut positive
+        } else {
+            &mut negative
+        };
+        for &(bucket, _) in &example.vector {
+            if let Some(count) = counts.get_mut(bucket as usize) {
+                *count += f64::from(example.weight);
+            }
+        }
+    }
+    let (positive_total, negative_total) =
+        (positive.iter().sum::<f64>(), negative.iter().sum::<f64>());
+    positive
+        .iter()
+        .zip(&negative)
+        .map(|(p, q)| ((p / positive_total) / (q / negative_total)).ln() as f32)
+        .collect()
 }
 
 /// SplitMix64: a tiny deterministic generator for shuffling.
@@ -320,6 +367,36 @@ mod tests {
         }
         let again = train("x", labels, examples, &config(), &mut |_| {}).unwrap();
         assert_eq!(model, again);
+    }
+
+    #[test]
+    fn nb_scaled_training_learns_and_folds_the_ratios_into_the_weights() {
+        let examples = vec![
+            example(&[1, 2], 0),
+            example(&[1, 3], 0),
+            example(&[4, 5], 1),
+            example(&[4, 6], 1),
+            example(&[7, 8], 2),
+            example(&[7, 9], 2),
+        ];
+        let labels = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
+        let nb = TrainConfig {
+            nb_scaling: true,
+            ..config()
+        };
+        let model = train("x", labels, examples.clone(), &nb, &mut |_| {}).unwrap();
+        for example in &examples {
+            assert_eq!(model.predict(&example.vector).label, example.label);
+        }
+        let plain = train(
+            "x",
+            vec!["a".into(), "b".into(), "c".into()],
+            examples,
+            &config(),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_ne!(model, plain);
     }
 
     #[test]
