@@ -41,7 +41,7 @@ use dashboard::alerts::notify::Notifier;
 use dashboard::alerts::service::{self, AlertHandle, AlertService, AlertStats};
 use dashboard::alerts::{AlertEngine, AlertLog, SpikeDetector};
 use dashboard::auth::Auth;
-use dashboard::live::LiveEvent;
+use dashboard::live::{LiveEvent, SharedEvent};
 use dashboard::state::AppState;
 use dashboard::webhooks::{self, RetryPolicy, WebhookStatus};
 use index::{PostWriter, Store};
@@ -119,7 +119,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
 
     let analyzer = Arc::new(Analyzer::new(&config.nlp).context("cannot build the NLP stage")?);
     let alert_log = Arc::new(AlertLog::open(store.clone()).context("cannot read the alert log")?);
-    let (live, _) = broadcast::channel::<LiveEvent>(LIVE_CAPACITY);
+    let (live, _) = broadcast::channel::<SharedEvent>(LIVE_CAPACITY);
     let AlertParts {
         service: alert_service,
         stats: alert_stats,
@@ -283,7 +283,7 @@ pub(crate) struct AlertParts {
 pub(crate) fn alert_parts(
     config: &Config,
     alert_log: Arc<AlertLog>,
-    live: broadcast::Sender<LiveEvent>,
+    live: broadcast::Sender<SharedEvent>,
 ) -> AlertParts {
     let engine =
         AlertEngine::new(config.rules.clone(), config.teams.clone()).with_sla(config.sla.clone());
@@ -382,7 +382,7 @@ async fn run_nlp<B: Into<Collected> + Send + 'static>(
     analyzer: Arc<Analyzer>,
     mut input: mpsc::Receiver<B>,
     to_next: mpsc::Sender<AnalysedBatch>,
-    live: Option<broadcast::Sender<LiveEvent>>,
+    live: Option<broadcast::Sender<SharedEvent>>,
     stats: Arc<PipelineStats>,
 ) {
     use futures::StreamExt;
@@ -410,7 +410,7 @@ async fn run_nlp<B: Into<Collected> + Send + 'static>(
         // Dashboards drop deleted posts from their live feed (nobody watching is fine).
         if let Some(live) = &live {
             for id in &analysed.deletions {
-                let _ = live.send(LiveEvent::Deleted { id: id.to_string() });
+                let _ = live.send(LiveEvent::Deleted { id: id.to_string() }.into());
             }
         }
         if to_next.send(analysed).await.is_err() {

@@ -1,9 +1,10 @@
 //! The WebSocket hub: pushes live posts and alerts to dashboards.
 //!
-//! In: [`LiveEvent`]s the pipeline publishes on a `broadcast::Sender<LiveEvent>` (a post
-//! as soon as it is analysed, each alert as soon as it is raised). Out: one JSON text
-//! message per event on each socket of `GET /ws?team=NAME`, tagged by `type` (`hello`,
-//! `post`, `alert`, `lagged`).
+//! In: [`LiveEvent`]s the pipeline publishes, as [`SharedEvent`]s, on a
+//! `broadcast::Sender<SharedEvent>` (a post as soon as it is analysed, each alert as soon as
+//! it is raised). Out: one JSON text message per event on each socket of
+//! `GET /ws?team=NAME`, tagged by `type` (`hello`, `post`, `alert`, `lagged`). An event is
+//! encoded once, however many sockets receive it: every socket sends the same shared bytes.
 //!
 //! Promises:
 //! * a socket first receives `{"type":"hello","teams":[...]}` naming its subscription, then
@@ -18,15 +19,16 @@
 //!   client only, which is then sent `{"type":"lagged","missed":n}`; lags are counted in
 //!   [`LiveStats`]. A client that does not take a message within [`SEND_TIMEOUT`] is
 //!   disconnected;
+//! * messages that are already waiting are written together and flushed once;
 //! * on shutdown every socket is sent a close frame.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocketUpgrade};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocketUpgrade};
 use axum::extract::{Extension, Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -48,6 +50,9 @@ pub const DEFAULT_BACKLOG: usize = 200;
 
 /// How long one message may take to reach a client before it is disconnected.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Messages a socket queues before it flushes, when events keep coming.
+const MAX_UNFLUSHED: usize = 32;
 
 /// One message pushed to dashboards.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,6 +98,77 @@ pub struct LivePost {
     /// The author's mass connector / mass maven badges, with their explanations.
     #[serde(default)]
     pub influence: Vec<nlp::InfluenceBadge>,
+}
+
+/// A [`LiveEvent`] as the broadcast carries it: cloning it is one reference count, and its
+/// JSON is encoded the first time a socket needs it, then shared by every other socket.
+#[derive(Debug, Clone)]
+pub struct SharedEvent(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    event: LiveEvent,
+    /// The event's JSON; `None` inside when it could not be encoded (logged once).
+    json: OnceLock<Option<Utf8Bytes>>,
+}
+
+impl SharedEvent {
+    pub fn new(event: LiveEvent) -> SharedEvent {
+        SharedEvent(Arc::new(Shared {
+            event,
+            json: OnceLock::new(),
+        }))
+    }
+
+    /// An event together with the JSON it was decoded from (a message from another node),
+    /// sent on as it came.
+    pub fn with_json(event: LiveEvent, json: String) -> SharedEvent {
+        SharedEvent(Arc::new(Shared {
+            event,
+            json: OnceLock::from(Some(Utf8Bytes::from(json))),
+        }))
+    }
+
+    pub fn event(&self) -> &LiveEvent {
+        &self.0.event
+    }
+
+    /// The event's JSON text, encoded on first use; `None` when it cannot be encoded.
+    pub fn json(&self) -> Option<&str> {
+        self.encoded().map(Utf8Bytes::as_str)
+    }
+
+    fn encoded(&self) -> Option<&Utf8Bytes> {
+        self.0
+            .json
+            .get_or_init(|| match serde_json::to_string(&self.0.event) {
+                Ok(json) => Some(Utf8Bytes::from(json)),
+                Err(error) => {
+                    tracing::warn!(%error, "live event could not be encoded, skipped");
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    /// The WebSocket message of this event (the shared bytes, not a copy).
+    fn message(&self) -> Option<Message> {
+        self.encoded().cloned().map(Message::Text)
+    }
+}
+
+impl std::ops::Deref for SharedEvent {
+    type Target = LiveEvent;
+
+    fn deref(&self) -> &LiveEvent {
+        &self.0.event
+    }
+}
+
+impl From<LiveEvent> for SharedEvent {
+    fn from(event: LiveEvent) -> SharedEvent {
+        SharedEvent::new(event)
+    }
 }
 
 impl LiveEvent {
@@ -273,20 +349,32 @@ impl Subscription {
     }
 }
 
-fn encode(event: &LiveEvent) -> Option<Message> {
-    match serde_json::to_string(event) {
-        Ok(json) => Some(Message::text(json)),
-        Err(error) => {
-            tracing::warn!(%error, "live event could not be encoded, skipped");
-            None
-        }
-    }
+fn encode(event: LiveEvent) -> Option<Message> {
+    SharedEvent::new(event).message()
 }
 
 /// Sends one message, giving up after [`SEND_TIMEOUT`]; false when the client is gone.
 async fn send<W: Sink<Message> + Unpin>(sink: &mut W, message: Message) -> bool {
     matches!(
         tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await,
+        Ok(Ok(()))
+    )
+}
+
+/// Flushes the queued messages, giving up after [`SEND_TIMEOUT`]; false when the client is
+/// gone.
+async fn flush<W: Sink<Message> + Unpin>(sink: &mut W) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, sink.flush()).await,
+        Ok(Ok(()))
+    )
+}
+
+/// Queues one message without flushing it (more are waiting), giving up after
+/// [`SEND_TIMEOUT`] if the socket's buffer stays full; false when the client is gone.
+async fn feed<W: Sink<Message> + Unpin>(sink: &mut W, message: Message) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, sink.feed(message)).await,
         Ok(Ok(()))
     )
 }
@@ -299,7 +387,7 @@ async fn send<W: Sink<Message> + Unpin>(sink: &mut W, message: Message) -> bool 
 pub async fn run_socket<W, R, E>(
     mut sink: W,
     mut incoming: R,
-    mut events: broadcast::Receiver<LiveEvent>,
+    mut events: broadcast::Receiver<SharedEvent>,
     subscription: Subscription,
     backlog: Vec<Alert>,
     stats: &LiveStats,
@@ -312,7 +400,7 @@ pub async fn run_socket<W, R, E>(
     let hello = LiveEvent::Hello {
         teams: subscription.teams().to_vec(),
     };
-    if let Some(message) = encode(&hello)
+    if let Some(message) = encode(hello)
         && !send(&mut sink, message).await
     {
         return;
@@ -323,14 +411,23 @@ pub async fn run_socket<W, R, E>(
             continue;
         }
         let id = alert.id.clone();
-        if let Some(message) = encode(&LiveEvent::Alert(alert))
+        if let Some(message) = encode(LiveEvent::Alert(alert))
             && !send(&mut sink, message).await
         {
             return;
         }
         sent_in_backlog.insert(id);
     }
+    // Messages queued on the socket but not flushed: while more events wait, they are
+    // written together (one flush for up to MAX_UNFLUSHED), never held back otherwise.
+    let mut unflushed = 0_usize;
     loop {
+        if unflushed > 0 && (events.is_empty() || unflushed >= MAX_UNFLUSHED) {
+            if !flush(&mut sink).await {
+                return;
+            }
+            unflushed = 0;
+        }
         let event = tokio::select! {
             biased;
             () = shutdown.cancelled() => {
@@ -348,7 +445,7 @@ pub async fn run_socket<W, R, E>(
                     stats.lag_notices.fetch_add(1, Ordering::Relaxed);
                     stats.missed_events.fetch_add(missed, Ordering::Relaxed);
                     tracing::debug!(missed, "slow dashboard client missed live events");
-                    LiveEvent::Lagged { missed }
+                    SharedEvent::new(LiveEvent::Lagged { missed })
                 }
                 Err(RecvError::Closed) => {
                     let _ = send(&mut sink, Message::Close(None)).await;
@@ -359,17 +456,19 @@ pub async fn run_socket<W, R, E>(
         if !subscription.wants(&event) {
             continue;
         }
-        if let LiveEvent::Alert(alert) = &event
+        if let LiveEvent::Alert(alert) = event.event()
             && !sent_in_backlog.is_empty()
             && sent_in_backlog.remove(&alert.id)
         {
             continue;
         }
-        if let Some(message) = encode(&event)
-            && !send(&mut sink, message).await
-        {
+        let Some(message) = event.message() else {
+            continue;
+        };
+        if !feed(&mut sink, message).await {
             return; // the client went away or stopped reading
         }
+        unflushed += 1;
     }
 }
 

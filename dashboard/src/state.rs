@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, watch};
 use crate::alerts::service::{AlertHandle, AlertStats};
 use crate::alerts::{AlertLog, Team};
 use crate::auth::Auth;
-use crate::live::{LiveEvent, LiveHub};
+use crate::live::{LiveHub, SharedEvent};
 use crate::webhooks::WebhookStatus;
 
 /// Produces the pipeline's stage counters for `/api/health`. Must be quick: it runs on
@@ -25,7 +25,7 @@ pub struct AppState {
     /// Read side of the index, for `/api/search`.
     pub search: SearchIndex,
     /// Live posts and alerts, published by the pipeline; each socket subscribes.
-    pub live: broadcast::Sender<LiveEvent>,
+    pub live: broadcast::Sender<SharedEvent>,
     /// Recent alerts, for `/api/alerts`.
     pub alerts: Arc<AlertLog>,
     /// Configured teams, for subscriptions and the team selector.

@@ -468,10 +468,10 @@ async fn serves_websockets_until_shutdown() {
     );
 
     let other_team = LivePost::from_analysed(&posts()[1]).routed_to(vec!["marketing".to_owned()]);
-    live.send(LiveEvent::Post(other_team))
+    live.send(LiveEvent::Post(other_team).into())
         .expect("the socket subscribed");
     let post = LivePost::from_analysed(&posts()[0]).routed_to(vec!["care".to_owned()]);
-    live.send(LiveEvent::Post(post))
+    live.send(LiveEvent::Post(post).into())
         .expect("the socket subscribed");
     let received = next_json(&mut socket).await;
     assert_eq!(

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use collector::SourceKind;
 use dashboard::alerts::{Alert, AlertLog, AlertPost, Role, Severity, Team};
-use dashboard::live::LiveEvent;
+use dashboard::live::{LiveEvent, SharedEvent};
 use nlp::SentimentLabel;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -27,7 +27,7 @@ pub(super) async fn watch(
     stats: Arc<PipelineStats>,
     teams: Vec<Team>,
     log: Arc<AlertLog>,
-    live: broadcast::Sender<LiveEvent>,
+    live: broadcast::Sender<SharedEvent>,
     every: Duration,
     stop: CancellationToken,
 ) {
@@ -69,7 +69,7 @@ pub(super) async fn watch(
                         tracing::error!(%error, alert = %alert.id, "cannot persist an alert")
                     }
                 }
-                let _ = live.send(LiveEvent::Alert(alert));
+                let _ = live.send(LiveEvent::Alert(alert).into());
             }
         }
     }
@@ -158,7 +158,7 @@ mod tests {
             .await
             .expect("an alert before the deadline")
             .expect("an event");
-        let LiveEvent::Alert(alert) = first else {
+        let LiveEvent::Alert(alert) = first.event().clone() else {
             panic!("expected an alert")
         };
         assert_eq!(alert.team, "managers");
@@ -177,7 +177,7 @@ mod tests {
             .await
             .expect("a second alert before the deadline")
             .expect("an event");
-        assert!(matches!(second, LiveEvent::Alert(_)));
+        assert!(matches!(second.event(), LiveEvent::Alert(_)));
         stop.cancel();
         task.await.expect("the watcher stops");
     }

@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::notify::{Notification, Notifier};
 use super::spike::SpikeDetector;
 use super::{Action, Alert, AlertEngine, AlertLog, LifecycleError, Outcome, Status};
-use crate::live::{LiveEvent, LivePost};
+use crate::live::{LiveEvent, LivePost, SharedEvent};
 
 /// Lifecycle commands waiting for the alert task, at most.
 pub const COMMAND_CAPACITY: usize = 256;
@@ -113,7 +113,7 @@ pub struct AlertService {
     spikes: Option<SpikeDetector>,
     notifier: Notifier,
     log: Arc<AlertLog>,
-    live: broadcast::Sender<LiveEvent>,
+    live: broadcast::Sender<SharedEvent>,
     notifications: Option<mpsc::Sender<Notification>>,
     stats: Arc<AlertStats>,
     /// While a batch of posts is handled: alerts to persist and live events to push once
@@ -133,7 +133,7 @@ impl AlertService {
     pub fn new(
         mut engine: AlertEngine,
         log: Arc<AlertLog>,
-        live: broadcast::Sender<LiveEvent>,
+        live: broadcast::Sender<SharedEvent>,
         stats: Arc<AlertStats>,
     ) -> AlertService {
         let mut logged = log.recent(None, super::ALERT_LOG_CAPACITY);
@@ -207,7 +207,7 @@ impl AlertService {
         match &mut self.pending {
             Some(pending) => pending.live.push(event),
             None => {
-                let _ = self.live.send(event);
+                let _ = self.live.send(event.into());
             }
         }
     }
@@ -230,7 +230,7 @@ impl AlertService {
             tracing::error!(error = %error, alerts = pending.records.len(), "cannot persist alerts");
         }
         for event in pending.live {
-            let _ = self.live.send(event);
+            let _ = self.live.send(event.into());
         }
     }
 

@@ -82,7 +82,7 @@ struct Harness {
 }
 
 fn start(
-    events: broadcast::Receiver<LiveEvent>,
+    events: broadcast::Receiver<SharedEvent>,
     subscription: Subscription,
     outgoing_buffer: usize,
 ) -> Harness {
@@ -90,7 +90,7 @@ fn start(
 }
 
 fn start_with_backlog(
-    events: broadcast::Receiver<LiveEvent>,
+    events: broadcast::Receiver<SharedEvent>,
     subscription: Subscription,
     backlog: Vec<Alert>,
     outgoing_buffer: usize,
@@ -188,6 +188,29 @@ fn events_are_tagged_by_type() {
     assert_eq!(back, alert_event("a", "care"));
 }
 
+/// Every socket sends the same bytes: an event is encoded once, and an event that came as
+/// JSON from another node is sent on as it came.
+#[test]
+fn a_shared_event_is_encoded_once_for_every_socket() {
+    let event = SharedEvent::from(alert_event("a", "care"));
+    let expected = serde_json::to_string(&alert_event("a", "care")).expect("json");
+    let copy = event.clone();
+    let (Some(Message::Text(first)), Some(Message::Text(second))) =
+        (event.message(), copy.message())
+    else {
+        panic!("text messages expected");
+    };
+    assert_eq!(first.as_str(), expected);
+    assert_eq!(
+        first.as_str().as_ptr(),
+        second.as_str().as_ptr(),
+        "one encoding, shared"
+    );
+    let relayed = SharedEvent::with_json(alert_event("a", "care"), "{\"as\":\"sent\"}".to_owned());
+    assert_eq!(relayed.json(), Some("{\"as\":\"sent\"}"));
+    assert_eq!(relayed.event(), &alert_event("a", "care"));
+}
+
 #[tokio::test]
 async fn sends_hello_then_every_post_and_only_the_teams_alerts() {
     let (publisher, events) = broadcast::channel(16);
@@ -196,17 +219,21 @@ async fn sends_hello_then_every_post_and_only_the_teams_alerts() {
         socket.next_json().await,
         json!({"type": "hello", "teams": ["care"]})
     );
-    publisher.send(post_event("x:1")).expect("subscribed");
     publisher
-        .send(alert_event("a1", "sales"))
+        .send(post_event("x:1").into())
         .expect("subscribed");
     publisher
-        .send(alert_event("a2", "care"))
+        .send(alert_event("a1", "sales").into())
         .expect("subscribed");
     publisher
-        .send(alert_event("a3", "bosses"))
+        .send(alert_event("a2", "care").into())
         .expect("subscribed");
-    publisher.send(post_event("x:2")).expect("subscribed");
+    publisher
+        .send(alert_event("a3", "bosses").into())
+        .expect("subscribed");
+    publisher
+        .send(post_event("x:2").into())
+        .expect("subscribed");
     assert_eq!(
         socket.next_summaries(3).await,
         ["post x:1", "alert a2", "post x:2"]
@@ -230,10 +257,10 @@ async fn the_backlog_comes_after_hello_and_is_never_sent_twice() {
     let mut socket = start_with_backlog(events, subscription(&["care"]), backlog, 16);
     // a3 was raised between the subscription and the reading of the log: it comes live too.
     publisher
-        .send(alert_event("a3", "care"))
+        .send(alert_event("a3", "care").into())
         .expect("subscribed");
     publisher
-        .send(alert_event("a4", "care"))
+        .send(alert_event("a4", "care").into())
         .expect("subscribed");
     assert_eq!(
         socket.next_summaries(4).await,
@@ -247,14 +274,16 @@ async fn a_manager_team_receives_every_alert_and_post_and_a_member_team_its_own(
     let mut manager = start(events, subscription(&["bosses"]), 16);
     let mut sales = start(publisher.subscribe(), subscription(&["sales"]), 16);
     publisher
-        .send(alert_event("a1", "sales"))
+        .send(alert_event("a1", "sales").into())
         .expect("subscribed");
     publisher
-        .send(alert_event("a2", "care"))
+        .send(alert_event("a2", "care").into())
         .expect("subscribed");
-    publisher.send(post_event("x:1")).expect("subscribed");
     publisher
-        .send(alert_event("a3", "sales"))
+        .send(post_event("x:1").into())
+        .expect("subscribed");
+    publisher
+        .send(alert_event("a3", "sales").into())
         .expect("subscribed");
     assert_eq!(
         manager.next_summaries(5).await,
@@ -272,7 +301,7 @@ async fn a_lagging_client_is_told_how_many_events_it_missed() {
     let (publisher, events) = broadcast::channel(2);
     for number in 0..5 {
         publisher
-            .send(post_event(&format!("x:{number}")))
+            .send(post_event(&format!("x:{number}")).into())
             .expect("subscribed");
     }
     let mut socket = start(events, subscription(&["care"]), 16);
@@ -293,7 +322,7 @@ async fn a_client_that_stops_reading_never_blocks_publishing_and_is_dropped() {
     let socket = start(events, subscription(&["care"]), 0);
     for number in 0..1_000 {
         publisher
-            .send(post_event(&format!("x:{number}")))
+            .send(post_event(&format!("x:{number}")).into())
             .expect("publishing never waits for the client");
     }
     // The paused clock runs to the send timeout, and the loop gives up on the client.
@@ -304,7 +333,7 @@ async fn a_client_that_stops_reading_never_blocks_publishing_and_is_dropped() {
 
 #[tokio::test]
 async fn shutdown_closes_the_socket() {
-    let (_publisher, events) = broadcast::channel::<LiveEvent>(4);
+    let (_publisher, events) = broadcast::channel::<SharedEvent>(4);
     let mut socket = start(events, subscription(&["care"]), 16);
     assert_eq!(socket.next_summaries(1).await, ["hello"]);
     socket.shutdown.cancel();
@@ -315,7 +344,7 @@ async fn shutdown_closes_the_socket() {
 
 #[tokio::test]
 async fn a_close_frame_from_the_client_ends_the_loop() {
-    let (_publisher, events) = broadcast::channel::<LiveEvent>(4);
+    let (_publisher, events) = broadcast::channel::<SharedEvent>(4);
     let mut socket = start(events, subscription(&["care"]), 16);
     assert_eq!(socket.next_summaries(1).await, ["hello"]);
     socket

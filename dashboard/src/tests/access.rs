@@ -288,7 +288,7 @@ async fn lifecycle_actions_are_applied_by_the_alert_task_and_pushed_live() {
     let alert = json_body(response).await;
     assert_eq!(alert["lifecycle"]["status"], "acknowledged");
     assert_eq!(alert["lifecycle"]["history"][0]["by"], "carla");
-    match live.recv().await.expect("a live event") {
+    match live.recv().await.expect("a live event").event().clone() {
         LiveEvent::AlertUpdated(updated) => {
             assert_eq!(updated.id, "unhappy:x:1");
             assert_eq!(

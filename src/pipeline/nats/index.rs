@@ -30,7 +30,7 @@ use async_nats::jetstream::{self, Message};
 use collector::PostId;
 use dashboard::alerts::AlertLog;
 use dashboard::alerts::service::{self, AlertHandle};
-use dashboard::live::LiveEvent;
+use dashboard::live::{LiveEvent, SharedEvent};
 use index::{PostWriter, Store};
 use nlp::AnalysedPost;
 use tokio::sync::broadcast::error::RecvError;
@@ -80,7 +80,7 @@ pub(crate) async fn start(
 
     let stats = Arc::new(PipelineStats::default());
     let stop = CancellationToken::new();
-    let (live, live_rx) = broadcast::channel::<LiveEvent>(LIVE_CAPACITY);
+    let (live, live_rx) = broadcast::channel::<SharedEvent>(LIVE_CAPACITY);
     let alerts = alert_parts(config, alert_log, live.clone());
     let (alert_actions, alert_commands) = AlertHandle::channel();
     let (pulled_tx, pulled_rx) = mpsc::channel(PULLED_CAPACITY);
@@ -165,7 +165,7 @@ async fn decode(
     mut pulled: mpsc::Receiver<Vec<Message>>,
     to_influence: mpsc::Sender<AnalysedBatch>,
     to_acker: mpsc::Sender<PendingAck>,
-    live: broadcast::Sender<LiveEvent>,
+    live: broadcast::Sender<SharedEvent>,
 ) {
     while let Some(messages) = pulled.recv().await {
         let mut posts = Vec::with_capacity(messages.len());
@@ -192,7 +192,7 @@ async fn decode(
             kept.push(message);
         }
         for id in &deletions {
-            let _ = live.send(LiveEvent::Deleted { id: id.to_string() });
+            let _ = live.send(LiveEvent::Deleted { id: id.to_string() }.into());
         }
         let (progress, stored) = Progress::notify();
         let pending = PendingAck {
@@ -214,7 +214,7 @@ async fn decode(
 /// (acknowledged), posts to core NATS (best effort).
 async fn publish_live(
     js: jetstream::Context,
-    mut events: broadcast::Receiver<LiveEvent>,
+    mut events: broadcast::Receiver<SharedEvent>,
     stop: CancellationToken,
 ) {
     let client = js.client();
@@ -227,11 +227,11 @@ async fn publish_live(
             }
             Err(RecvError::Closed) => return,
         };
-        let Ok(payload) = serde_json::to_vec(&event) else {
-            tracing::warn!("live event could not be encoded, skipped");
+        // The JSON the local sockets send too, encoded once.
+        let Some(payload) = event.json().map(|json| json.as_bytes().to_vec()) else {
             continue;
         };
-        let (subject, id) = match &event {
+        let (subject, id) = match event.event() {
             LiveEvent::Post(_) | LiveEvent::Deleted { .. } => {
                 if let Err(error) = client.publish(FEED_POST, payload.into()).await {
                     tracing::debug!(%error, "live post not published");

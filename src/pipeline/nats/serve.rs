@@ -26,7 +26,7 @@ use async_nats::jetstream::{self, consumer::DeliverPolicy};
 use dashboard::alerts::service::{AlertHandle, AlertStats};
 use dashboard::alerts::{ALERT_LOG_CAPACITY, AlertLog};
 use dashboard::auth::Auth;
-use dashboard::live::LiveEvent;
+use dashboard::live::{LiveEvent, SharedEvent};
 use dashboard::state::AppState;
 use dashboard::webhooks::WebhookStatus;
 use futures::StreamExt;
@@ -51,7 +51,7 @@ pub(crate) async fn start(
 ) -> anyhow::Result<RoleHandle> {
     let search = follow_index(config).await?;
     let alerts = Arc::new(AlertLog::in_memory(ALERT_LOG_CAPACITY));
-    let (live, _) = broadcast::channel::<LiveEvent>(LIVE_CAPACITY);
+    let (live, _) = broadcast::channel::<SharedEvent>(LIVE_CAPACITY);
     let (alert_actions, commands) = AlertHandle::channel();
     let stop = CancellationToken::new();
     let mut handle = RoleHandle::new("serve", stop.clone());
@@ -161,7 +161,7 @@ async fn follow_index(config: &Config) -> anyhow::Result<SearchIndex> {
 async fn follow_live_stream(
     js: jetstream::Context,
     alerts: Arc<AlertLog>,
-    live: broadcast::Sender<LiveEvent>,
+    live: broadcast::Sender<SharedEvent>,
     stop: CancellationToken,
 ) {
     while !stop.is_cancelled() {
@@ -218,15 +218,23 @@ async fn follow_live_stream(
                     tracing::debug!(%error, "alert not recorded");
                 }
             }
-            let _ = live.send(event);
+            let _ = live.send(shared(event, &message.payload));
         }
+    }
+}
+
+/// The event to push to the sockets, with the JSON it came in (nothing re-encoded).
+fn shared(event: LiveEvent, payload: &[u8]) -> SharedEvent {
+    match std::str::from_utf8(payload) {
+        Ok(json) => SharedEvent::with_json(event, json.to_owned()),
+        Err(_) => SharedEvent::new(event),
     }
 }
 
 /// Pushes the live posts of core NATS to the sockets.
 async fn follow_feed(
     js: jetstream::Context,
-    live: broadcast::Sender<LiveEvent>,
+    live: broadcast::Sender<SharedEvent>,
     stop: CancellationToken,
 ) {
     let mut subscription = match js.client().subscribe(FEED_POST).await {
@@ -244,7 +252,7 @@ async fn follow_feed(
         let Some(message) = next else { return };
         match serde_json::from_slice::<LiveEvent>(&message.payload) {
             Ok(event) => {
-                let _ = live.send(event);
+                let _ = live.send(shared(event, &message.payload));
             }
             Err(error) => tracing::debug!(%error, "undecodable live post skipped"),
         }

@@ -76,17 +76,18 @@ fn lifecycle_survives_a_restart_and_every_change_is_pushed_live() {
         let log = Arc::new(AlertLog::open(store).expect("log"));
         let mut service = AlertService::new(engine(), log, live.clone(), Arc::default());
         service.on_post(&unhappy("x:1", "a"), instant(0));
-        let kinds: Vec<String> = std::iter::from_fn(|| events.try_recv().ok())
-            .map(|event| match event {
-                LiveEvent::Post(post) => format!("post {} {:?}", post.id, post.teams),
-                LiveEvent::Alert(alert) => format!("alert {}", alert.id),
-                other => format!("{other:?}"),
-            })
-            .collect();
+        let kinds: Vec<String> =
+            std::iter::from_fn(|| events.try_recv().ok().map(|event| event.event().clone()))
+                .map(|event| match event {
+                    LiveEvent::Post(post) => format!("post {} {:?}", post.id, post.teams),
+                    LiveEvent::Alert(alert) => format!("alert {}", alert.id),
+                    other => format!("{other:?}"),
+                })
+                .collect();
         assert_eq!(kinds, ["post x:1 [\"care\"]", "alert unhappy:x:1"]);
         let acknowledged = act(&mut service, "unhappy:x:1", Action::Acknowledge, 5).expect("ack");
         assert_eq!(acknowledged.lifecycle.status, Status::Acknowledged);
-        match events.try_recv() {
+        match events.try_recv().map(|event| event.event().clone()) {
             Ok(LiveEvent::AlertUpdated(alert)) => assert_eq!(alert, acknowledged),
             other => panic!("expected the change live, got {other:?}"),
         }
@@ -123,15 +124,16 @@ fn lifecycle_survives_a_restart_and_every_change_is_pushed_live() {
     let mut service = AlertService::new(engine(), Arc::clone(&log), live, Arc::default());
     service.on_post(&unhappy("x:1", "a"), instant(100));
     service.on_post(&unhappy("x:2", "a"), instant(200));
-    let alerts: Vec<String> = std::iter::from_fn(|| events.try_recv().ok())
-        .filter_map(|event| match event {
-            LiveEvent::Alert(alert) => Some(format!("new {}", alert.id)),
-            LiveEvent::AlertUpdated(alert) => {
-                Some(format!("updated {} {:?}", alert.id, alert.group))
-            }
-            _ => None,
-        })
-        .collect();
+    let alerts: Vec<String> =
+        std::iter::from_fn(|| events.try_recv().ok().map(|event| event.event().clone()))
+            .filter_map(|event| match event {
+                LiveEvent::Alert(alert) => Some(format!("new {}", alert.id)),
+                LiveEvent::AlertUpdated(alert) => {
+                    Some(format!("updated {} {:?}", alert.id, alert.group))
+                }
+                _ => None,
+            })
+            .collect();
     assert_eq!(
         alerts,
         ["updated unhappy:x:1 [\"x:2\"]"],
@@ -169,7 +171,7 @@ fn sla_breaches_are_flagged_once_pushed_and_notified() {
     service.on_tick(instant(3600));
     assert!(events.try_recv().is_err(), "not late at the due time");
     service.on_tick(instant(3601));
-    match events.try_recv() {
+    match events.try_recv().map(|event| event.event().clone()) {
         Ok(LiveEvent::AlertUpdated(alert)) => {
             assert_eq!(alert.id, "unhappy:x:1");
             assert!(alert.lifecycle.sla_breached);
