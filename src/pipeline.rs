@@ -60,9 +60,9 @@ const COLLECTED_CAPACITY: usize = 64;
 /// Analysed batches from the NLP stage to the influence tracker.
 const INFLUENCE_INPUT_CAPACITY: usize = 64;
 /// Analysed batches (with badges) from the influence tracker to the index writer.
-const ANALYSED_CAPACITY: usize = 64;
+const ANALYSED_CAPACITY: usize = 256;
 /// Analysed posts (with badges) from the influence tracker to the alert engine.
-const ALERT_INPUT_CAPACITY: usize = 64;
+const ALERT_INPUT_CAPACITY: usize = 4096;
 /// Live events (posts, alerts) to every WebSocket client; a client further behind than
 /// this loses its oldest events and is told how many.
 const LIVE_CAPACITY: usize = 4096;
@@ -71,7 +71,7 @@ const ALERT_TICK: Duration = Duration::from_secs(1);
 /// How long shutdown waits for webhook deliveries in flight.
 const WEBHOOK_DRAIN: Duration = Duration::from_secs(5);
 /// The index commits at least this often while posts arrive.
-const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
+const COMMIT_INTERVAL: Duration = Duration::from_millis(500);
 /// ... or as soon as this many operations are pending.
 const COMMIT_DOC_LIMIT: usize = 10_000;
 /// Retention is enforced this often.

@@ -15,6 +15,11 @@
 //! [`Settings::min_snapshot_interval`], and less often when they are slow (never more than
 //! about 2 % of the time), and when the input closes.
 //!
+//! **Posts never wait for a commit.** A snapshot serialises the tracker (the state after the
+//! last batch sent to the index), asks the index for a commit and goes on with the next
+//! batches; the serialised bytes are saved when the commit is answered. So the alert engine
+//! keeps receiving posts while the index commits.
+//!
 //! Tracker calls may sort its counters: they run on a blocking thread, the task moving the
 //! tracker there and back.
 
@@ -113,6 +118,8 @@ pub(crate) async fn run(
     // Posts counted since the leaderboards were last published.
     let mut unpublished = false;
     let mut alerts_open = true;
+    // A snapshot waiting for its commit's answer, or being written.
+    let mut pending: Option<PendingSnapshot> = None;
     loop {
         let publish_due = last_publish.map(|at| at + settings.publish_interval);
         let batch = tokio::select! {
@@ -120,6 +127,7 @@ pub(crate) async fn run(
                 Some(batch) => batch,
                 None => break,
             },
+            () = advance(&mut pending, &store, &stats), if pending.is_some() => continue,
             _ = sleep_until_option(publish_due.filter(|_| unpublished)) => {
                 if !publish(&mut slot, &outputs.leaderboards).await {
                     return;
@@ -163,9 +171,12 @@ pub(crate) async fn run(
             tracing::error!("index writer stopped; stopping the influence stage");
             return;
         }
-        if Instant::now() >= next_snapshot {
+        if pending.is_none() && Instant::now() >= next_snapshot {
             let started = Instant::now();
-            snapshot(&mut slot, &store, &outputs.index, &stats).await;
+            let Some(begun) = begin_snapshot(&mut slot, &outputs.index, &stats).await else {
+                return;
+            };
+            pending = begun;
             let spacing = started.elapsed() * SNAPSHOT_TIME_FACTOR;
             next_snapshot = Instant::now() + spacing.max(settings.min_snapshot_interval);
         }
@@ -173,7 +184,14 @@ pub(crate) async fn run(
     if unpublished {
         publish(&mut slot, &outputs.leaderboards).await;
     }
-    snapshot(&mut slot, &store, &outputs.index, &stats).await;
+    while pending.is_some() {
+        advance(&mut pending, &store, &stats).await;
+    }
+    if let Some(mut last) = begin_snapshot(&mut slot, &outputs.index, &stats).await {
+        while last.is_some() {
+            advance(&mut last, &store, &stats).await;
+        }
+    }
 }
 
 /// Publishes the current leaderboards; false when the tracker is gone.
@@ -207,44 +225,94 @@ fn assign_batch(tracker: &mut InfluenceTracker, mut batch: AnalysedBatch) -> Ana
     batch
 }
 
-/// Asks the index for a commit of everything before, then saves the tracker.
-async fn snapshot(
+/// A snapshot on its way: the tracker's bytes wait for the commit that holds every post it
+/// counted, then are written.
+enum PendingSnapshot {
+    Committing {
+        tracker: Vec<u8>,
+        answered: oneshot::Receiver<Option<BTreeMap<String, Checkpoint>>>,
+    },
+    Saving(tokio::task::JoinHandle<Result<usize, String>>),
+}
+
+/// Serialises the tracker and asks the index for a commit of everything sent before; the
+/// snapshot then waits in the returned value. `None` when the tracker is gone (the stage
+/// stops); `Some(None)` when this snapshot is skipped (logged and counted).
+async fn begin_snapshot(
     slot: &mut Option<InfluenceTracker>,
-    store: &Store,
     index: &mpsc::Sender<IndexMessage>,
     stats: &PipelineStats,
-) {
+) -> Option<Option<PendingSnapshot>> {
+    let serialised = with_tracker(slot, |tracker| tracker.snapshot()).await?;
+    let tracker = match serialised {
+        Ok(tracker) => tracker,
+        Err(error) => {
+            PipelineStats::bump(&stats.influence_errors);
+            tracing::error!(error = %error, "cannot serialise the influence tracker");
+            return Some(None);
+        }
+    };
     let (answer, answered) = oneshot::channel();
     if index.send(IndexMessage::Commit(answer)).await.is_err() {
         tracing::warn!("index writer gone; influence snapshot skipped");
-        return;
+        return Some(None);
     }
-    let Ok(Some(checkpoints)) = answered.await else {
-        PipelineStats::bump(&stats.influence_errors);
-        tracing::warn!("index commit failed; influence snapshot skipped");
-        return;
-    };
-    let store = store.clone();
-    let saved = with_tracker(slot, move |tracker| {
-        let saved = Saved {
-            checkpoints: serde_json::to_string(&checkpoints).map_err(|error| error.to_string())?,
-            tracker: tracker.snapshot().map_err(|error| error.to_string())?,
-        };
-        let bytes = postcard::to_allocvec(&saved).map_err(|error| error.to_string())?;
-        store
-            .put_bytes(SNAPSHOT_TABLE, SNAPSHOT_KEY, &bytes)
-            .map_err(|error| error.to_string())?;
-        Ok::<usize, String>(bytes.len())
-    })
-    .await;
-    match saved {
-        Some(Ok(bytes)) => tracing::debug!(bytes, "influence snapshot saved"),
-        Some(Err(error)) => {
-            PipelineStats::bump(&stats.influence_errors);
-            tracing::error!(error = %error, "cannot save the influence snapshot");
-        }
+    Some(Some(PendingSnapshot::Committing { tracker, answered }))
+}
+
+/// Moves the pending snapshot one step: once its commit is answered, starts writing it;
+/// once written, clears it. Cancel-safe: `pending` holds the step reached.
+async fn advance(pending: &mut Option<PendingSnapshot>, store: &Store, stats: &PipelineStats) {
+    match pending {
         None => {}
+        Some(PendingSnapshot::Committing { answered, .. }) => {
+            let answer = answered.await;
+            let Some(PendingSnapshot::Committing { tracker, .. }) = pending.take() else {
+                return;
+            };
+            let Ok(Some(checkpoints)) = answer else {
+                PipelineStats::bump(&stats.influence_errors);
+                tracing::warn!("index commit failed; influence snapshot skipped");
+                return;
+            };
+            let store = store.clone();
+            *pending = Some(PendingSnapshot::Saving(tokio::task::spawn_blocking(
+                move || save(&store, &checkpoints, tracker),
+            )));
+        }
+        Some(PendingSnapshot::Saving(saving)) => {
+            let saved = saving.await;
+            *pending = None;
+            match saved {
+                Ok(Ok(bytes)) => tracing::debug!(bytes, "influence snapshot saved"),
+                Ok(Err(error)) => {
+                    PipelineStats::bump(&stats.influence_errors);
+                    tracing::error!(error = %error, "cannot save the influence snapshot");
+                }
+                Err(error) => {
+                    PipelineStats::bump(&stats.influence_errors);
+                    tracing::error!(error = %error, "influence snapshot task failed");
+                }
+            }
+        }
     }
+}
+
+/// Writes the tracker's bytes with the checkpoints of the commit that holds its posts.
+fn save(
+    store: &Store,
+    checkpoints: &BTreeMap<String, Checkpoint>,
+    tracker: Vec<u8>,
+) -> Result<usize, String> {
+    let saved = Saved {
+        checkpoints: serde_json::to_string(checkpoints).map_err(|error| error.to_string())?,
+        tracker,
+    };
+    let bytes = postcard::to_allocvec(&saved).map_err(|error| error.to_string())?;
+    store
+        .put_bytes(SNAPSHOT_TABLE, SNAPSHOT_KEY, &bytes)
+        .map_err(|error| error.to_string())?;
+    Ok(bytes.len())
 }
 
 /// Runs `work` on a blocking thread with the tracker, and puts it back. None when the
