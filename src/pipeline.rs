@@ -60,7 +60,7 @@ const COLLECTED_CAPACITY: usize = 64;
 /// Analysed batches from the NLP stage to the influence tracker.
 const INFLUENCE_INPUT_CAPACITY: usize = 64;
 /// Analysed batches (with badges) from the influence tracker to the index writer.
-const ANALYSED_CAPACITY: usize = 256;
+const ANALYSED_CAPACITY: usize = 64;
 /// Analysed posts (with badges) from the influence tracker to the alert engine.
 const ALERT_INPUT_CAPACITY: usize = 4096;
 /// Live events (posts, alerts) to every WebSocket client; a client further behind than
