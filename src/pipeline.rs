@@ -56,13 +56,13 @@ use index_task::{AnalysedBatch, IndexMessage};
 use progress::Collected;
 
 /// Batches from all collectors to the NLP stage.
-const COLLECTED_CAPACITY: usize = 64;
+const COLLECTED_CAPACITY: usize = 16;
 /// Analysed batches from the NLP stage to the influence tracker.
-const INFLUENCE_INPUT_CAPACITY: usize = 64;
+const INFLUENCE_INPUT_CAPACITY: usize = 16;
 /// Analysed batches (with badges) from the influence tracker to the index writer.
 const ANALYSED_CAPACITY: usize = 64;
 /// Analysed posts (with badges) from the influence tracker to the alert engine.
-const ALERT_INPUT_CAPACITY: usize = 4096;
+const ALERT_INPUT_CAPACITY: usize = 1024;
 /// Live events (posts, alerts) to every WebSocket client; a client further behind than
 /// this loses its oldest events and is told how many.
 const LIVE_CAPACITY: usize = 4096;
