@@ -184,10 +184,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
             index: analysed_tx,
             leaderboards: leaderboards_tx,
         },
-        influence_task::Settings {
-            min_snapshot_interval: INFLUENCE_SNAPSHOT_INTERVAL,
-            publish_interval: LEADERBOARD_INTERVAL,
-        },
+        influence_settings(),
         Arc::clone(&stats),
     ));
     let stop_alerts = CancellationToken::new();
@@ -201,24 +198,11 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
     let index_task = tokio::spawn(index_task::run(
         writer,
         analysed_rx,
-        index_task::Settings {
-            commit_interval: COMMIT_INTERVAL,
-            commit_doc_limit: COMMIT_DOC_LIMIT,
-            retention_interval: RETENTION_INTERVAL,
-            retention_days: config.retention_days,
-        },
+        index_settings(config),
         Arc::clone(&stats),
     ));
 
-    let axes = config
-        .nlp
-        .axes
-        .iter()
-        .map(|axis| {
-            let categories = axis.categories.iter().map(|category| category.name.clone());
-            (axis.name.clone(), categories.collect())
-        })
-        .collect();
+    let axes = dashboard_axes(config);
     let health_stats = Arc::clone(&stats);
     let health_search = search.clone();
     let health_alerts = Arc::clone(&alert_stats);
@@ -369,6 +353,37 @@ impl RunningPipeline {
             && self.nlp_task.is_finished()
             && self.influence_task.is_finished()
             && self.index_task.is_finished()
+    }
+}
+
+/// The configured axes and their categories, as the dashboard lists them.
+pub(crate) fn dashboard_axes(config: &Config) -> Vec<(String, Vec<String>)> {
+    config
+        .nlp
+        .axes
+        .iter()
+        .map(|axis| {
+            let categories = axis.categories.iter().map(|category| category.name.clone());
+            (axis.name.clone(), categories.collect())
+        })
+        .collect()
+}
+
+/// How often the influence stage snapshots and publishes, embedded or over NATS.
+pub(crate) fn influence_settings() -> influence_task::Settings {
+    influence_task::Settings {
+        min_snapshot_interval: INFLUENCE_SNAPSHOT_INTERVAL,
+        publish_interval: LEADERBOARD_INTERVAL,
+    }
+}
+
+/// When the index writer commits and enforces retention, embedded or over NATS.
+pub(crate) fn index_settings(config: &Config) -> index_task::Settings {
+    index_task::Settings {
+        commit_interval: COMMIT_INTERVAL,
+        commit_doc_limit: COMMIT_DOC_LIMIT,
+        retention_interval: RETENTION_INTERVAL,
+        retention_days: config.retention_days,
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::util::workspace_root;
+use crate::util::{shared_data, workspace_root};
 
 fn veille() -> Command {
     Command::new(env!("CARGO_BIN_EXE_veille"))
@@ -159,21 +159,6 @@ fn bench_e2e_smoke_run_prints_one_json_object() {
         stderr.contains("bench e2e:"),
         "no progress on stderr: {stderr}"
     );
-}
-
-/// The real data sets, or `None` with a printed reason (a failure under `CI=true`).
-fn shared_data() -> Option<std::path::PathBuf> {
-    let data = workspace_root().join("../shared/data");
-    if data.is_dir() {
-        return Some(data);
-    }
-    let reason = format!("{} is absent", data.display());
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but {reason}"
-    );
-    println!("skipped: {reason}");
-    None
 }
 
 /// Runs `veille bench ARGS --json` and parses its stdout as exactly one JSON object.

@@ -14,6 +14,22 @@ pub(crate) fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The real data sets (`../shared/data` beside the workspace), or `None` with a printed
+/// reason when they are absent; absent under `CI=true` is a failure.
+pub(crate) fn shared_data() -> Option<PathBuf> {
+    let data = workspace_root().join("../shared/data");
+    if data.is_dir() {
+        return Some(data);
+    }
+    let reason = format!("{} is absent", data.display());
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but {reason}"
+    );
+    println!("skipped: {reason}");
+    None
+}
+
 /// Writes a config based on the sample, with the data directory in `dir`, a replay of the
 /// fixture files that does not loop, paced at `speedup`, and the dashboard on port 0.
 pub(crate) fn write_test_config(dir: &Path, speedup: &str) -> PathBuf {

@@ -112,6 +112,26 @@ pub const PULL_BATCH: usize = 500;
 /// Pause between retries of a failed JetStream call.
 pub const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
+/// Every message `stream` keeps, then each new one, in order: an ordered push consumer
+/// (recreated by the client after a gap). Errors are described for the caller's log.
+pub(crate) async fn follow_stream(
+    js: &jetstream::Context,
+    stream: &str,
+) -> Result<jetstream::consumer::push::Ordered, String> {
+    let consumer = js
+        .get_stream(stream)
+        .await
+        .map_err(|e| e.to_string())?
+        .create_consumer(jetstream::consumer::push::OrderedConfig {
+            deliver_subject: js.client().new_inbox(),
+            deliver_policy: jetstream::consumer::DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    consumer.messages().await.map_err(|e| e.to_string())
+}
+
 /// Connects to `url`, waiting for the server if it is not up yet; the client re-connects
 /// by itself for as long as the process runs.
 pub async fn connect(url: &str) -> anyhow::Result<jetstream::Context> {

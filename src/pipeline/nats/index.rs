@@ -47,9 +47,8 @@ use crate::pipeline::index_task::{self, AnalysedBatch, IndexMessage};
 use crate::pipeline::influence_task;
 use crate::pipeline::progress::Progress;
 use crate::pipeline::{
-    ALERT_INPUT_CAPACITY, ALERT_TICK, ANALYSED_CAPACITY, COMMIT_DOC_LIMIT, COMMIT_INTERVAL,
-    INFLUENCE_INPUT_CAPACITY, INFLUENCE_SNAPSHOT_INTERVAL, LEADERBOARD_INTERVAL, LIVE_CAPACITY,
-    PipelineStats, RETENTION_INTERVAL, alert_parts,
+    ALERT_INPUT_CAPACITY, ALERT_TICK, ANALYSED_CAPACITY, INFLUENCE_INPUT_CAPACITY, LIVE_CAPACITY,
+    PipelineStats, alert_parts, index_settings, influence_settings,
 };
 
 /// Pulled batches waiting to be decoded.
@@ -112,10 +111,7 @@ pub(crate) async fn start(
             index: analysed_tx,
             leaderboards: leaderboards_tx,
         },
-        influence_task::Settings {
-            min_snapshot_interval: INFLUENCE_SNAPSHOT_INTERVAL,
-            publish_interval: LEADERBOARD_INTERVAL,
-        },
+        influence_settings(),
         Arc::clone(&stats),
     )));
     handle.push(tokio::spawn(influence::publish(
@@ -143,12 +139,7 @@ pub(crate) async fn start(
     handle.push(tokio::spawn(index_task::run(
         writer,
         analysed_rx,
-        index_task::Settings {
-            commit_interval: COMMIT_INTERVAL,
-            commit_doc_limit: COMMIT_DOC_LIMIT,
-            retention_interval: RETENTION_INTERVAL,
-            retention_days: config.retention_days,
-        },
+        index_settings(config),
         stats,
     )));
     handle.push(acker);

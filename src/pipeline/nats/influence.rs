@@ -11,7 +11,6 @@
 
 use std::sync::Arc;
 
-use async_nats::jetstream::consumer::{DeliverPolicy, push};
 use async_nats::jetstream::{self};
 use futures::StreamExt;
 use nlp::influence::Leaderboards;
@@ -66,23 +65,8 @@ pub(crate) async fn follow(
     stop: CancellationToken,
 ) {
     while !stop.is_cancelled() {
-        let consumer = async {
-            let stream = js
-                .get_stream(INFLUENCE_STREAM)
-                .await
-                .map_err(|e| e.to_string())?;
-            let consumer = stream
-                .create_consumer(push::OrderedConfig {
-                    deliver_subject: js.client().new_inbox(),
-                    // The stream keeps one message: the latest version.
-                    deliver_policy: DeliverPolicy::All,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-            consumer.messages().await.map_err(|e| e.to_string())
-        };
-        let mut messages = match consumer.await {
+        // The stream keeps one message: the latest version.
+        let mut messages = match super::follow_stream(&js, INFLUENCE_STREAM).await {
             Ok(messages) => messages,
             Err(error) => {
                 tracing::warn!(%error, "cannot follow the leaderboards; retrying");

@@ -21,8 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use async_nats::jetstream::consumer::push;
-use async_nats::jetstream::{self, consumer::DeliverPolicy};
+use async_nats::jetstream;
 use dashboard::alerts::service::{AlertHandle, AlertStats};
 use dashboard::alerts::{ALERT_LOG_CAPACITY, AlertLog};
 use dashboard::auth::Auth;
@@ -90,15 +89,7 @@ pub(crate) async fn start(
         stop.clone(),
     )));
 
-    let axes = config
-        .nlp
-        .axes
-        .iter()
-        .map(|axis| {
-            let categories = axis.categories.iter().map(|category| category.name.clone());
-            (axis.name.clone(), categories.collect())
-        })
-        .collect();
+    let axes = crate::pipeline::dashboard_axes(config);
     let health_search = search.clone();
     let state = AppState {
         search,
@@ -165,22 +156,7 @@ async fn follow_live_stream(
     stop: CancellationToken,
 ) {
     while !stop.is_cancelled() {
-        let consumer = async {
-            let stream = js
-                .get_stream(LIVE_STREAM)
-                .await
-                .map_err(|e| e.to_string())?;
-            let consumer = stream
-                .create_consumer(push::OrderedConfig {
-                    deliver_subject: js.client().new_inbox(),
-                    deliver_policy: DeliverPolicy::All,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-            consumer.messages().await.map_err(|e| e.to_string())
-        };
-        let mut messages = match consumer.await {
+        let mut messages = match super::follow_stream(&js, LIVE_STREAM).await {
             Ok(messages) => messages,
             Err(error) => {
                 tracing::warn!(%error, "cannot follow the live stream; retrying");
