@@ -122,6 +122,9 @@ pub struct SearchIndex {
     fields: Fields,
 }
 
+/// Threads one search may use, at most (one per core up to this).
+const MAX_SEARCH_THREADS: usize = 4;
+
 impl SearchIndex {
     pub(crate) fn new(index: Index, fields: Fields) -> Result<SearchIndex, IndexError> {
         SearchIndex::with_policy(index, fields, ReloadPolicy::Manual)
@@ -145,10 +148,18 @@ impl SearchIndex {
     }
 
     fn with_policy(
-        index: Index,
+        mut index: Index,
         fields: Fields,
         policy: ReloadPolicy,
     ) -> Result<SearchIndex, IndexError> {
+        // One search runs over the segments on every core (each collector merges its
+        // per-segment results), so a large index answers in a fraction of the time.
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        if cores > 1 {
+            index
+                .set_multithread_executor(cores.min(MAX_SEARCH_THREADS))
+                .map_err(IndexError::tantivy("starting the search threads"))?;
+        }
         let reader = index
             .reader_builder()
             .reload_policy(policy)
