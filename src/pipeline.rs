@@ -127,14 +127,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         webhook_task,
     } = alert_parts(config, Arc::clone(&alert_log), live.clone());
     let (alert_actions, alert_commands) = AlertHandle::channel();
-    let brand_names: Vec<String> = config.nlp.brands.iter().map(|b| b.name.clone()).collect();
-    let influence_store = store.clone();
-    let influence_config = config.influence;
-    let (tracker, influence_checkpoints) = tokio::task::spawn_blocking(move || {
-        influence_task::load(&influence_store, influence_config, &brand_names)
-    })
-    .await
-    .context("the influence loading task failed")?;
+    let (tracker, influence_checkpoints) = load_tracker(&store, config).await?;
     let (leaderboards_tx, leaderboards_rx) =
         tokio::sync::watch::channel(Arc::new(tracker.leaderboards()));
 
@@ -354,6 +347,25 @@ impl RunningPipeline {
             && self.influence_task.is_finished()
             && self.index_task.is_finished()
     }
+}
+
+/// The influence tracker saved in `store` (empty when none) and the checkpoints saved with
+/// it, read on a blocking thread.
+pub(crate) async fn load_tracker(
+    store: &Store,
+    config: &Config,
+) -> anyhow::Result<(
+    nlp::influence::InfluenceTracker,
+    Option<std::collections::BTreeMap<String, collector::Checkpoint>>,
+)> {
+    let brand_names: Vec<String> = config.nlp.brands.iter().map(|b| b.name.clone()).collect();
+    let store = store.clone();
+    let influence_config = config.influence;
+    tokio::task::spawn_blocking(move || {
+        influence_task::load(&store, influence_config, &brand_names)
+    })
+    .await
+    .context("the influence loading task failed")
 }
 
 /// The configured axes and their categories, as the dashboard lists them.

@@ -203,11 +203,7 @@ fn schedule(args: &E2eArgs) -> anyhow::Result<Vec<(Stage, Phase)>> {
 
 /// Runs the benchmark and prints its figures.
 pub(super) fn run(args: &E2eArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let report = runtime.block_on(measure(args))?;
+    let report = measure_on_runtime(args)?;
     if args.json {
         println!("{report}");
     } else {
@@ -229,15 +225,20 @@ pub(super) fn measure_all(data: &std::path::Path) -> anyhow::Result<super::commo
         .context("the e2e defaults do not parse")?
         .e2e;
     args.data = data.join("tweeteval-sentiment");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let json = runtime.block_on(measure(&args))?;
+    let json = measure_on_runtime(&args)?;
     Ok(super::common::Report {
         table: table(&json),
         json,
     })
+}
+
+/// Runs [`measure`] on a runtime of its own (the benchmark is called from sync code).
+fn measure_on_runtime(args: &E2eArgs) -> anyhow::Result<Value> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(measure(args))
 }
 
 macro_rules! progress {

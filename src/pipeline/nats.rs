@@ -112,9 +112,48 @@ pub const PULL_BATCH: usize = 500;
 /// Pause between retries of a failed JetStream call.
 pub const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
-/// Every message `stream` keeps, then each new one, in order: an ordered push consumer
-/// (recreated by the client after a gap). Errors are described for the caller's log.
+/// Hands `handle` every message `stream` keeps, then each new one, in order, until `stop`.
+/// When the stream cannot be followed or is interrupted, it is logged as `what` and
+/// followed again from its first kept message (after [`RETRY_PAUSE`] when it failed).
 pub(crate) async fn follow_stream(
+    js: &jetstream::Context,
+    stream: &str,
+    what: &str,
+    stop: &CancellationToken,
+    mut handle: impl FnMut(jetstream::Message),
+) {
+    use futures::StreamExt;
+    while !stop.is_cancelled() {
+        let mut messages = match ordered_consumer(js, stream).await {
+            Ok(messages) => messages,
+            Err(error) => {
+                tracing::warn!(%error, what, "cannot follow the stream; retrying");
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(RETRY_PAUSE) => continue,
+                }
+            }
+        };
+        loop {
+            let next = tokio::select! {
+                _ = stop.cancelled() => return,
+                next = messages.next() => next,
+            };
+            match next {
+                Some(Ok(message)) => handle(message),
+                Some(Err(error)) => {
+                    tracing::warn!(%error, what, "stream interrupted; following it again");
+                    break;
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+/// An ordered push consumer over every message `stream` keeps (recreated by the client
+/// after a gap).
+async fn ordered_consumer(
     js: &jetstream::Context,
     stream: &str,
 ) -> Result<jetstream::consumer::push::Ordered, String> {

@@ -67,14 +67,7 @@ pub(crate) async fn start(
     let alert_log = Arc::new(AlertLog::open(store.clone()).context("cannot read the alert log")?);
     // The sources are not here: the checkpoints saved with the tracker are not needed (the
     // `index` consumer's acknowledgements say where the stream resumes).
-    let brand_names: Vec<String> = config.nlp.brands.iter().map(|b| b.name.clone()).collect();
-    let influence_store = store.clone();
-    let influence_config = config.influence;
-    let (tracker, _checkpoints) = tokio::task::spawn_blocking(move || {
-        influence_task::load(&influence_store, influence_config, &brand_names)
-    })
-    .await
-    .context("the influence loading task failed")?;
+    let (tracker, _checkpoints) = crate::pipeline::load_tracker(&store, config).await?;
     let (leaderboards_tx, leaderboards_rx) = watch::channel(Arc::new(tracker.leaderboards()));
 
     let stats = Arc::new(PipelineStats::default());

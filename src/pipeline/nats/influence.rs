@@ -12,12 +12,11 @@
 use std::sync::Arc;
 
 use async_nats::jetstream::{self};
-use futures::StreamExt;
 use nlp::influence::Leaderboards;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::{INFLUENCE_STREAM, LEADERBOARDS_SUBJECT, Outgoing, RETRY_PAUSE, publish_acknowledged};
+use super::{INFLUENCE_STREAM, LEADERBOARDS_SUBJECT, Outgoing, publish_acknowledged};
 
 /// Publishes every version of the leaderboards until `stop` (index node).
 pub(crate) async fn publish(
@@ -58,45 +57,22 @@ pub(crate) async fn publish(
     }
 }
 
-/// Follows the latest leaderboards into `leaderboards` until `stop` (serve node).
+/// Follows the latest leaderboards into `leaderboards` until `stop` (serve node). The
+/// stream keeps one message: the latest version.
 pub(crate) async fn follow(
     js: jetstream::Context,
     leaderboards: watch::Sender<Arc<Leaderboards>>,
     stop: CancellationToken,
 ) {
-    while !stop.is_cancelled() {
-        // The stream keeps one message: the latest version.
-        let mut messages = match super::follow_stream(&js, INFLUENCE_STREAM).await {
-            Ok(messages) => messages,
-            Err(error) => {
-                tracing::warn!(%error, "cannot follow the leaderboards; retrying");
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(RETRY_PAUSE) => continue,
-                }
+    super::follow_stream(&js, INFLUENCE_STREAM, "leaderboards", &stop, |message| {
+        match serde_json::from_slice::<Leaderboards>(&message.payload) {
+            Ok(current) => {
+                leaderboards.send_replace(Arc::new(current));
             }
-        };
-        loop {
-            let next = tokio::select! {
-                _ = stop.cancelled() => return,
-                next = messages.next() => next,
-            };
-            let message = match next {
-                Some(Ok(message)) => message,
-                Some(Err(error)) => {
-                    tracing::warn!(%error, "leaderboards interrupted; following them again");
-                    break;
-                }
-                None => break,
-            };
-            match serde_json::from_slice::<Leaderboards>(&message.payload) {
-                Ok(current) => {
-                    leaderboards.send_replace(Arc::new(current));
-                }
-                Err(error) => tracing::warn!(%error, "undecodable leaderboards skipped"),
-            }
+            Err(error) => tracing::warn!(%error, "undecodable leaderboards skipped"),
         }
-    }
+    })
+    .await;
 }
 
 /// The `Nats-Msg-Id` of a version: a hash of its encoding (the same version published

@@ -155,48 +155,23 @@ async fn follow_live_stream(
     live: broadcast::Sender<SharedEvent>,
     stop: CancellationToken,
 ) {
-    while !stop.is_cancelled() {
-        let mut messages = match super::follow_stream(&js, LIVE_STREAM).await {
-            Ok(messages) => messages,
+    super::follow_stream(&js, LIVE_STREAM, "live stream", &stop, |message| {
+        let event = match serde_json::from_slice::<LiveEvent>(&message.payload) {
+            Ok(event) => event,
             Err(error) => {
-                tracing::warn!(%error, "cannot follow the live stream; retrying");
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(super::RETRY_PAUSE) => continue,
-                }
+                tracing::warn!(%error, "undecodable live event skipped");
+                return;
             }
         };
-        loop {
-            let next = tokio::select! {
-                _ = stop.cancelled() => return,
-                next = messages.next() => next,
-            };
-            let message = match next {
-                Some(Ok(message)) => message,
-                Some(Err(error)) => {
-                    tracing::warn!(%error, "live stream interrupted; following it again");
-                    break;
-                }
-                None => break,
-            };
-            let event = match serde_json::from_slice::<LiveEvent>(&message.payload) {
-                Ok(event) => event,
-                Err(error) => {
-                    tracing::warn!(%error, "undecodable live event skipped");
-                    continue;
-                }
-            };
-            if let LiveEvent::Alert(alert) | LiveEvent::AlertUpdated(alert) = &event {
-                let log = Arc::clone(&alerts);
-                let alert = alert.clone();
-                // In memory only: never blocks for long.
-                if let Err(error) = log.record(alert) {
-                    tracing::debug!(%error, "alert not recorded");
-                }
+        if let LiveEvent::Alert(alert) | LiveEvent::AlertUpdated(alert) = &event {
+            // In memory only: never blocks for long.
+            if let Err(error) = alerts.record(alert.clone()) {
+                tracing::debug!(%error, "alert not recorded");
             }
-            let _ = live.send(shared(event, &message.payload));
         }
-    }
+        let _ = live.send(shared(event, &message.payload));
+    })
+    .await;
 }
 
 /// The event to push to the sockets, with the JSON it came in (nothing re-encoded).
