@@ -5,6 +5,8 @@
 //! parts. A plain timing loop (no harness): each figure is the best of five rounds of at
 //! least half a second. Rounds are timed in the CPU time of the bench thread (Linux's
 //! `/proc/thread-self/schedstat`, else wall time), so a busy machine does not halve them.
+//! `cargo bench -p nlp --bench analyse -- full` measures only the figures whose name
+//! contains `full` (for a profiler).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -85,6 +87,15 @@ fn measure(posts: &[String], mut work: impl FnMut(&str)) -> f64 {
     best
 }
 
+/// Whether the figure `name` was asked for (no filter argument: all of them).
+fn wanted(name: &str) -> bool {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    filters.is_empty() || filters.iter().any(|filter| name.contains(filter.as_str()))
+}
+
 fn main() {
     let posts = posts();
     let analyzer = Analyzer::new(&config()).expect("analyzer builds");
@@ -94,24 +105,44 @@ fn main() {
         "nlp throughput, one core, {} posts ({ascii} ASCII), one at a time",
         posts.len()
     );
-    let full = measure(&posts, |post| {
-        black_box(analyzer.analyse_text(black_box(post), None).ok());
-    });
-    println!("full analysis:          {full:>10.0} posts/s");
-    let claimed = measure(&posts, |post| {
-        black_box(analyzer.analyse_text(black_box(post), Some("en")).ok());
-    });
-    println!("full, language claimed: {claimed:>10.0} posts/s");
-    let tokens = measure(&posts, |post| {
-        black_box(tokenizer.tokenize(black_box(post)));
-    });
-    println!("tokenization only:      {tokens:>10.0} posts/s");
     let irrelevant: Vec<String> = posts
         .iter()
         .map(|post| post.replace("umio", "xmio"))
         .collect();
-    let dropped = measure(&irrelevant, |post| {
-        black_box(analyzer.analyse_text(black_box(post), None).err());
-    });
-    println!("irrelevant (dropped):   {dropped:>10.0} posts/s");
+    let figures: [(&str, &[String], Box<dyn FnMut(&str)>); 4] = [
+        (
+            "full analysis",
+            &posts,
+            Box::new(|post| {
+                black_box(analyzer.analyse_text(black_box(post), None).ok());
+            }),
+        ),
+        (
+            "full, language claimed",
+            &posts,
+            Box::new(|post| {
+                black_box(analyzer.analyse_text(black_box(post), Some("en")).ok());
+            }),
+        ),
+        (
+            "tokenization only",
+            &posts,
+            Box::new(|post| {
+                black_box(tokenizer.tokenize(black_box(post)));
+            }),
+        ),
+        (
+            "irrelevant (dropped)",
+            &irrelevant,
+            Box::new(|post| {
+                black_box(analyzer.analyse_text(black_box(post), None).err());
+            }),
+        ),
+    ];
+    for (name, inputs, work) in figures {
+        if wanted(name) {
+            let rate = measure(inputs, work);
+            println!("{:<24}{rate:>10.0} posts/s", format!("{name}:"));
+        }
+    }
 }

@@ -4,8 +4,10 @@
 //! missing or `und`. Otherwise [`LanguageDetector`] reads the words of the post (not URLs,
 //! handles or hashtags), combining two signals:
 //! * function words ("the", "my", "le", "pas", "der"...) of the allowlisted languages
-//!   (en, fr, es, de, it, pt, nl): two or more hits with a clear lead decide on their own,
-//!   which keeps short posts right where trigram statistics are noise;
+//!   (en, fr, es, de, it, pt, nl): two or more hits with at least twice the runner-up's
+//!   decide on their own, which keeps short posts right where trigram statistics are noise
+//!   and spares long ones the trigram model (on the TweetEval and UMSAB validation and
+//!   French training tweets: 1,477 → 578 whatlang runs, 4,049 → 4,050 of 4,163 right);
 //! * whatlang's trigram detector: over every language it knows for long texts, over the
 //!   allowlist only for short ones; its answer counts when confident enough, or when the
 //!   function words lean the same way.
@@ -173,14 +175,11 @@ impl LanguageDetector {
             return UNDETERMINED;
         }
         let vote = FunctionWordVote::count(&votes);
-        // A landslide of function words settles it without the (costly) trigram model.
-        if let Some(code) = vote.landslide() {
+        // A clear lead of function words settles it without the (costly) trigram model.
+        if let Some(code) = vote.decisive() {
             return code;
         }
         let short = letters < SHORT_TEXT_LETTERS;
-        if short && let Some(code) = vote.decisive() {
-            return code;
-        }
         let detector = if short {
             &self.allowlisted
         } else {
@@ -199,9 +198,6 @@ impl LanguageDetector {
             && info.confidence() >= CONFIDENT
             && let Some(code) = iso_639_1(info.lang())
         {
-            return code;
-        }
-        if let Some(code) = vote.decisive() {
             return code;
         }
         if let Some(info) = &trigrams
@@ -244,12 +240,6 @@ impl FunctionWordVote {
     /// The language with a strict lead, if any.
     fn leader(&self) -> Option<&'static str> {
         (self.best_count > self.runner_up_count).then(|| FUNCTION_WORDS[self.best].0)
-    }
-
-    /// The language with three or more hits and at least four times the runner-up's.
-    fn landslide(&self) -> Option<&'static str> {
-        let clear = self.best_count >= 3 && self.best_count >= 4 * self.runner_up_count;
-        clear.then(|| FUNCTION_WORDS[self.best].0)
     }
 
     /// The language with two or more hits and at least twice the runner-up's.
