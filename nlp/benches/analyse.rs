@@ -87,6 +87,9 @@ fn measure(posts: &[String], mut work: impl FnMut(&str)) -> f64 {
     best
 }
 
+/// A named figure: the posts it runs on and what it does with each.
+type Figure<'a> = (&'a str, &'a [String], Box<dyn FnMut(&str) + 'a>);
+
 /// Whether the figure `name` was asked for (no filter argument: all of them).
 fn wanted(name: &str) -> bool {
     let filters: Vec<String> = std::env::args()
@@ -109,7 +112,7 @@ fn main() {
         .iter()
         .map(|post| post.replace("umio", "xmio"))
         .collect();
-    let figures: [(&str, &[String], Box<dyn FnMut(&str)>); 4] = [
+    let figures: [Figure<'_>; 4] = [
         (
             "full analysis",
             &posts,

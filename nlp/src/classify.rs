@@ -61,7 +61,7 @@ impl Classifier {
                             .iter()
                             .map(|token| match token.kind {
                                 TokenKind::Word => stem_word(stemmer, &token.folded),
-                                _ => token.folded.clone(),
+                                _ => token.folded.to_string(),
                             })
                             .collect();
                         usable |= keywords.add(&stems, target);

@@ -227,7 +227,7 @@ impl IntentDetector {
                 let keys: Vec<String> = tokenizer
                     .tokenize(phrase)
                     .into_iter()
-                    .map(|token| token.folded)
+                    .map(|token| token.folded.into_string())
                     .collect();
                 builder.add(&keys, cue);
             }

@@ -6,6 +6,7 @@
 //! stream (the stream is joined with single spaces; keys never contain white space), and
 //! every match is reported, overlapping ones included. Several payloads may share a phrase.
 
+use std::cell::RefCell;
 use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -13,6 +14,12 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use crate::fasthash::FastMap;
 
 use crate::error::NlpError;
+
+thread_local! {
+    /// The joined stream and its key starts, reused from search to search (no allocation
+    /// per post once warm).
+    static STREAM: RefCell<(String, Vec<usize>)> = const { RefCell::new((String::new(), Vec::new())) };
+}
 
 /// A phrase found in a stream: its payloads and the range of stream positions it covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,23 +112,26 @@ impl<T> PhraseSet<T> {
         if self.is_empty() {
             return found;
         }
-        let mut stream = String::from(" ");
-        let mut starts = Vec::new();
-        for key in keys {
-            starts.push(stream.len());
-            stream.push_str(key);
+        STREAM.with_borrow_mut(|(stream, starts)| {
+            stream.clear();
+            starts.clear();
             stream.push(' ');
-        }
-        for hit in self.automaton.find_overlapping_iter(&stream) {
-            let pattern = hit.pattern().as_usize();
-            let Ok(first) = starts.binary_search(&(hit.start() + 1)) else {
-                continue;
-            };
-            found.push(PhraseMatch {
-                payloads: &self.payloads[pattern],
-                positions: first..first + self.lengths[pattern],
-            });
-        }
+            for key in keys {
+                starts.push(stream.len());
+                stream.push_str(key);
+                stream.push(' ');
+            }
+            for hit in self.automaton.find_overlapping_iter(stream.as_str()) {
+                let pattern = hit.pattern().as_usize();
+                let Ok(first) = starts.binary_search(&(hit.start() + 1)) else {
+                    continue;
+                };
+                found.push(PhraseMatch {
+                    payloads: &self.payloads[pattern],
+                    positions: first..first + self.lengths[pattern],
+                });
+            }
+        });
         found
     }
 }

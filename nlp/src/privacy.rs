@@ -307,7 +307,7 @@ impl SensitiveMatcher {
                     .tokenize(phrase)
                     .into_iter()
                     .filter(|token| !token.in_hashtag)
-                    .map(|token| token.folded)
+                    .map(|token| token.folded.into_string())
                     .collect();
                 builder.add(&keys, category);
             }

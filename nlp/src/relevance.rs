@@ -154,7 +154,7 @@ impl RelevanceMatcher {
                         continue;
                     }
                     let key = tokenizer.fold(&format!("{sign}{}", body.to_lowercase()));
-                    tags.entry(key)
+                    tags.entry(key.into_string())
                         .or_default()
                         .push((brand_index, term.clone()));
                 }
@@ -205,9 +205,8 @@ impl RelevanceMatcher {
         let mut evidence = Vec::new();
         let mut excluded_posts = vec![false; self.brands.len()];
 
-        let written: Vec<usize> = (0..tokens.len())
-            .filter(|&i| !tokens[i].in_hashtag)
-            .collect();
+        let mut written: Vec<usize> = Vec::with_capacity(tokens.len());
+        written.extend((0..tokens.len()).filter(|&i| !tokens[i].in_hashtag));
         let keys = written.iter().map(|&i| tokens[i].folded.as_str());
         let hits = self.phrases.find(keys);
         self.collect_aliases(&hits, &written, &mut evidence, &mut excluded_posts);
@@ -391,7 +390,7 @@ fn folded_keys(tokenizer: &Tokenizer, term: &str) -> Vec<String> {
     tokens
         .into_iter()
         .filter(|token| !token.in_hashtag)
-        .map(|token| token.folded)
+        .map(|token| token.folded.into_string())
         .collect()
 }
 

@@ -51,15 +51,14 @@ const NORMALIZATION_ALPHA: f32 = 15.0;
 /// [`crate::tokens::stem_algorithm`]`(language)` as the analyzer does.
 pub fn score(tokens: &[Token], language: &str) -> Sentiment {
     let lexicon = lexicon::for_language(language);
-    let items: Vec<&Token> = tokens
-        .iter()
-        .filter(|token| {
-            matches!(
-                token.kind,
-                TokenKind::Word | TokenKind::Emoji | TokenKind::Punct
-            )
-        })
-        .collect();
+    // Sized once: a filtered `collect` would grow the vector several times per post.
+    let mut items: Vec<&Token> = Vec::with_capacity(tokens.len());
+    items.extend(tokens.iter().filter(|token| {
+        matches!(
+            token.kind,
+            TokenKind::Word | TokenKind::Emoji | TokenKind::Punct
+        )
+    }));
     let scorer = Scorer {
         lexicon,
         items: &items,
@@ -90,7 +89,7 @@ impl Scorer<'_> {
     /// The sum of every contribution, before squashing.
     fn total(&self) -> f32 {
         let mut consumed = vec![false; self.items.len()];
-        let mut contributions: Vec<(usize, f32)> = Vec::new();
+        let mut contributions: Vec<(usize, f32)> = Vec::with_capacity(self.items.len());
         if let Some(idioms) = self.lexicon.idioms() {
             for hit in idioms.find(self.items.iter().map(|token| token.folded.as_str())) {
                 let positions = hit.positions.clone();

@@ -26,6 +26,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
 
+use compact_str::CompactString;
 use rust_stemmers::{Algorithm, Stemmer};
 use tokenizers::normalizers::{Lowercase, NFKC, Nmt, Replace, Sequence};
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
@@ -95,12 +96,13 @@ pub enum TokenKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     /// NFKC-normalised and lowercased, accents kept (`résiliation`, `#lumiofail`);
-    /// URLs keep their original case.
-    pub text: String,
+    /// URLs keep their original case. (The three texts are stored inline up to 24 bytes:
+    /// most words cost no heap allocation.)
+    pub text: CompactString,
     /// `text` without accents and with elongations collapsed: the key for exact matching.
-    pub folded: String,
+    pub folded: CompactString,
     /// `folded`, stemmed for words ([`stem_tokens`]); equal to `folded` for other kinds.
-    pub stem: String,
+    pub stem: CompactString,
     pub kind: TokenKind,
     /// Byte range in the original text.
     pub span: Range<usize>,
@@ -122,7 +124,8 @@ pub fn stem_algorithm(language: &str) -> Algorithm {
 
 thread_local! {
     /// Stems already computed by this thread, for English and for French.
-    static STEMS: RefCell<[HashMap<String, String>; 2]> = RefCell::new(Default::default());
+    static STEMS: RefCell<[HashMap<CompactString, CompactString>; 2]> =
+        RefCell::new(Default::default());
 }
 
 /// Stems the words of `tokens` (`stem` was the folded text until now). Stems are cached
@@ -137,7 +140,7 @@ pub fn stem_tokens(tokens: &mut [Token], algorithm: Algorithm) {
                 .iter_mut()
                 .filter(|token| token.kind == TokenKind::Word)
             {
-                token.stem = stemmer.stem(&token.folded).into_owned();
+                token.stem = CompactString::from(stemmer.stem(&token.folded));
             }
             return;
         }
@@ -154,7 +157,7 @@ pub fn stem_tokens(tokens: &mut [Token], algorithm: Algorithm) {
                 }
                 continue;
             }
-            let stemmed = stemmer.stem(&token.folded).into_owned();
+            let stemmed = CompactString::from(stemmer.stem(&token.folded));
             if cache.len() >= chars::CACHE_CAPACITY {
                 cache.clear();
             }
@@ -296,11 +299,11 @@ impl Tokenizer {
         {
             let url = original.trim_end_matches(URL_TRAILING);
             let url_span = span.start..span.start + url.len();
-            tokens.push(plain_token(url.to_owned(), TokenKind::Url, url_span));
+            tokens.push(plain_token(url, TokenKind::Url, url_span));
         } else if first == '@' && has_tail {
             let folded = self.fold(normalized);
             tokens.push(Token::new(
-                normalized.to_owned(),
+                CompactString::new(normalized),
                 folded,
                 TokenKind::Handle,
                 span,
@@ -308,7 +311,7 @@ impl Tokenizer {
         } else if first == '#' && has_tail {
             let folded = self.fold(normalized);
             tokens.push(Token::new(
-                normalized.to_owned(),
+                CompactString::new(normalized),
                 folded,
                 TokenKind::Hashtag,
                 span.clone(),
@@ -319,7 +322,7 @@ impl Tokenizer {
         } else if first.is_alphanumeric() && normalized.contains('@') {
             let folded = self.fold(normalized);
             tokens.push(Token::new(
-                normalized.to_owned(),
+                CompactString::new(normalized),
                 folded,
                 TokenKind::Email,
                 span,
@@ -329,13 +332,13 @@ impl Tokenizer {
         } else if is_emoji(first) || is_emoticon(normalized) {
             let key = emoji_key(normalized);
             tokens.push(Token::new(
-                normalized.to_owned(),
+                CompactString::new(normalized),
                 key,
                 TokenKind::Emoji,
                 span,
             ));
         } else {
-            tokens.push(plain_token(normalized.to_owned(), TokenKind::Punct, span));
+            tokens.push(plain_token(normalized, TokenKind::Punct, span));
         }
     }
 
@@ -390,7 +393,7 @@ impl Tokenizer {
         };
         let (collapsed, elongated) = collapse_elongation(word);
         let folded = self.fold(&collapsed);
-        let mut token = Token::new(word.to_owned(), folded, kind, span);
+        let mut token = Token::new(CompactString::new(word), folded, kind, span);
         token.in_hashtag = in_hashtag;
         token.elongated = elongated;
         token
@@ -432,13 +435,18 @@ impl Tokenizer {
     }
 
     /// Removes accents: see [`fold`].
-    pub fn fold(&self, text: &str) -> String {
-        fold(text)
+    pub fn fold(&self, text: &str) -> CompactString {
+        chars::fold_compact(text)
     }
 }
 
 impl Token {
-    fn new(text: String, folded: String, kind: TokenKind, span: Range<usize>) -> Token {
+    fn new(
+        text: CompactString,
+        folded: CompactString,
+        kind: TokenKind,
+        span: Range<usize>,
+    ) -> Token {
         Token {
             stem: folded.clone(),
             text,
@@ -484,9 +492,9 @@ fn simple_lowercase(text: &str) -> Option<String> {
     Some(lowercase)
 }
 
-fn plain_token(text: String, kind: TokenKind, span: Range<usize>) -> Token {
-    let folded = text.clone();
-    Token::new(text, folded, kind, span)
+fn plain_token(text: &str, kind: TokenKind, span: Range<usize>) -> Token {
+    let text = CompactString::new(text);
+    Token::new(text.clone(), text, kind, span)
 }
 
 #[cfg(test)]

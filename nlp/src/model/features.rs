@@ -20,6 +20,8 @@
 //! here, stable across platforms and releases); the vector is sorted by bucket, without
 //! repeats, and L2-normalised after the optional IDF weighting. Never panics.
 
+use std::cell::RefCell;
+
 use serde::{Deserialize, Serialize};
 
 use crate::sentiment;
@@ -273,7 +275,7 @@ pub fn extract(
             sink.add(Space::Signal, b"lexicon0", 1.0);
         }
     }
-    finish(out, idf);
+    finish(out, idf, u32::from(config.bits.clamp(8, 24)));
 }
 
 /// Character n-grams of one folded word, with `<` and `>` marking its ends. The grams
@@ -312,10 +314,72 @@ fn add_char_grams(config: &FeatureConfig, word: &str, buffer: &mut Vec<u8>, sink
     }
 }
 
+/// Vectors shorter than this are sorted by comparisons, longer ones by [`sort_by_bucket`]'s
+/// radix passes.
+const RADIX_SORT_MIN: usize = 64;
+
+thread_local! {
+    /// The second buffer of the radix sort, reused from post to post.
+    static SCRATCH: RefCell<(SparseVector, Vec<u32>)> =
+        const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Sorts `items` by bucket (buckets below `2^bits`): a least-significant-digit radix sort
+/// in as few passes of at most 11 bits as the width needs (two for 2^18 buckets), with
+/// every pass's counts taken in one read, ping-ponging with `scratch`. Equal buckets may come
+/// in any order, which the merge of repeats does not see (it keeps the largest value).
+/// Unlike a comparison sort on the few hundred features of a post, it has no
+/// unpredictable branches.
+fn sort_by_bucket(
+    items: &mut SparseVector,
+    scratch: &mut SparseVector,
+    counts: &mut Vec<u32>,
+    bits: u32,
+) {
+    const MAX_DIGIT_BITS: u32 = 11;
+    if items.len() < RADIX_SORT_MIN {
+        items.sort_unstable_by_key(|&(bucket, _)| bucket);
+        return;
+    }
+    let passes = bits.div_ceil(MAX_DIGIT_BITS).clamp(1, 3) as usize;
+    let width = bits.div_ceil(passes as u32);
+    let mask = (1u32 << width) - 1;
+    let digits = 1usize << width;
+    counts.clear();
+    counts.resize(passes * digits, 0);
+    for &(bucket, _) in items.iter() {
+        for pass in 0..passes {
+            let digit = ((bucket >> (width * pass as u32)) & mask) as usize;
+            if let Some(count) = counts.get_mut(pass * digits + digit) {
+                *count += 1;
+            }
+        }
+    }
+    scratch.clear();
+    scratch.resize(items.len(), (0, 0.0));
+    for (pass, starts) in counts.chunks_exact_mut(digits).enumerate() {
+        let mut total = 0;
+        for start in starts.iter_mut() {
+            let count = *start;
+            *start = total;
+            total += count;
+        }
+        let shift = width * pass as u32;
+        for &item in items.iter() {
+            let slot = &mut starts[((item.0 >> shift) & mask) as usize];
+            if let Some(target) = scratch.get_mut(*slot as usize) {
+                *target = item;
+            }
+            *slot += 1;
+        }
+        std::mem::swap(items, scratch);
+    }
+}
+
 /// Sorts, merges repeats (binary presence, except graded signals keep their value),
 /// applies IDF and L2-normalises.
-fn finish(out: &mut SparseVector, idf: Option<&[f32]>) {
-    out.sort_unstable_by_key(|&(bucket, _)| bucket);
+fn finish(out: &mut SparseVector, idf: Option<&[f32]>, bits: u32) {
+    SCRATCH.with_borrow_mut(|(scratch, counts)| sort_by_bucket(out, scratch, counts, bits));
     out.dedup_by(|later, kept| {
         if later.0 == kept.0 {
             kept.1 = kept.1.max(later.1);
@@ -352,6 +416,31 @@ mod tests {
         let mut out = Vec::new();
         extract(config, text, &tokens, "en", None, &mut out);
         out
+    }
+
+    #[test]
+    fn the_radix_sort_orders_like_a_comparison_sort() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut scratch, mut counts) = (Vec::new(), Vec::new());
+        for (length, bits) in [(0, 18), (10, 18), (63, 8), (64, 18), (500, 18), (900, 24)] {
+            let items: SparseVector = (0..length)
+                .map(|_| {
+                    let bucket = (next() % (1 << bits)) as u32;
+                    (bucket, 1.0)
+                })
+                .collect();
+            let mut radix = items.clone();
+            sort_by_bucket(&mut radix, &mut scratch, &mut counts, bits);
+            let mut expected = items;
+            expected.sort_unstable_by_key(|&(bucket, _)| bucket);
+            assert_eq!(radix, expected, "{length} items, {bits} bits");
+        }
     }
 
     #[test]

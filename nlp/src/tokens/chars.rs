@@ -6,6 +6,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
 
+use compact_str::CompactString;
+
 use tokenizers::normalizers::{NFD, NFKC, StripAccents};
 use tokenizers::{NormalizedString, Normalizer};
 
@@ -14,25 +16,30 @@ pub(super) const CACHE_CAPACITY: usize = 20_000;
 
 thread_local! {
     /// Folded forms of non-ASCII texts already seen by this thread.
-    static FOLDED: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+    static FOLDED: RefCell<HashMap<CompactString, CompactString>> = RefCell::new(HashMap::new());
 }
 
 /// Removes accents (`é` → `e`, `œ` → `oe`) with the NFD and StripAccents normalizers;
 /// ASCII text is returned as is. Non-ASCII results are cached per thread (a pure function,
 /// so the cache changes nothing but the time).
 pub fn fold(text: &str) -> String {
+    fold_compact(text).into_string()
+}
+
+/// [`fold`] into a [`CompactString`] (no heap allocation for short words).
+pub(crate) fn fold_compact(text: &str) -> CompactString {
     if text.is_ascii() {
-        return text.to_owned();
+        return CompactString::new(text);
     }
     if let Some(folded) = FOLDED.with_borrow(|cache| cache.get(text).cloned()) {
         return folded;
     }
-    let folded = fold_uncached(text);
+    let folded = CompactString::from(fold_uncached(text));
     FOLDED.with_borrow_mut(|cache| {
         if cache.len() >= CACHE_CAPACITY {
             cache.clear();
         }
-        cache.insert(text.to_owned(), folded.clone());
+        cache.insert(CompactString::new(text), folded.clone());
     });
     folded
 }
@@ -160,16 +167,17 @@ pub(super) fn is_emoticon(text: &str) -> bool {
 
 /// The key an emoji is looked up by: its first character (modifiers, variation selectors
 /// and skin tones dropped); emoticons are their own key.
-pub(super) fn emoji_key(text: &str) -> String {
+pub(super) fn emoji_key(text: &str) -> CompactString {
     match text.chars().next() {
         Some(first) if is_emoji(first) || ('\u{1F1E6}'..='\u{1F1FF}').contains(&first) => {
             if ('\u{1F1E6}'..='\u{1F1FF}').contains(&first) {
-                text.to_owned()
+                CompactString::new(text)
             } else {
-                first.to_string()
+                let mut buffer = [0u8; 4];
+                CompactString::new(first.encode_utf8(&mut buffer))
             }
         }
-        _ => text.to_owned(),
+        _ => CompactString::new(text),
     }
 }
 
