@@ -6,8 +6,10 @@
 //! * function words ("the", "my", "le", "pas", "der"...) of the allowlisted languages
 //!   (en, fr, es, de, it, pt, nl): two or more hits with at least twice the runner-up's
 //!   decide on their own, which keeps short posts right where trigram statistics are noise
-//!   and spares long ones the trigram model (on the TweetEval and UMSAB validation and
-//!   French training tweets: 1,477 → 578 whatlang runs, 4,049 → 4,050 of 4,163 right);
+//!   and spares most posts the trigram model. Lists and rule were chosen on the TweetEval
+//!   and UMSAB French validation and training tweets (49,790, never the test splits):
+//!   right 49,005 → 49,396, wrong 156 → 59, `und` 629 → 335, and tokens + detection 3.5
+//!   times faster, against the earlier shorter lists that settled short posts only;
 //! * whatlang's trigram detector: over every language it knows for long texts, over the
 //!   allowlist only for short ones; its answer counts when confident enough, or when the
 //!   function words lean the same way.
@@ -54,7 +56,11 @@ const FUNCTION_WORDS: [(&str, &[&str]); 7] = [
             "your", "our", "their", "this", "that", "with", "for", "not", "it", "it's", "i", "i'm",
             "you", "we", "they", "of", "to", "at", "from", "what", "why", "just", "can't", "don't",
             "doesn't", "isn't", "again", "since", "all", "any", "no", "still", "will", "would",
-            "can", "there", "about", "out",
+            "can", "there", "about", "out", "on", "in", "me", "do", "does", "did", "how", "which",
+            "when", "where", "who", "if", "an", "so", "very", "or", "but", "by", "as", "am", "get",
+            "got", "anyone", "than", "then", "off", "up", "its", "i've", "i'll", "won't", "didn't",
+            "could", "should", "he", "she", "his", "her", "them", "these", "those", "into", "over",
+            "after", "before", "because", "really", "never",
         ],
     ),
     (
@@ -64,7 +70,11 @@ const FUNCTION_WORDS: [(&str, &[&str]); 7] = [
             "je", "j'", "tu", "il", "elle", "nous", "vous", "ils", "on", "mon", "ma", "mes", "ton",
             "ta", "votre", "vos", "notre", "ce", "c'", "cette", "ces", "ne", "n'", "pas", "qui",
             "que", "qu'", "pour", "avec", "dans", "sur", "chez", "depuis", "mais", "plus", "au",
-            "aux", "ca", "suis", "ai", "avez", "toujours", "encore", "rien",
+            "aux", "ca", "suis", "ai", "avez", "toujours", "encore", "rien", "se", "sa", "son",
+            "ses", "leur", "leurs", "y", "comment", "quel", "quelle", "quels", "ou", "si", "tout",
+            "tous", "toute", "tres", "moi", "toi", "lui", "eux", "m'", "s'", "t'", "me", "te",
+            "as", "par", "en", "ont", "fait", "sans", "meme", "aussi", "alors", "parce", "quand",
+            "vraiment", "jamais", "apres", "avant",
         ],
     ),
     (
@@ -72,7 +82,8 @@ const FUNCTION_WORDS: [(&str, &[&str]); 7] = [
         &[
             "el", "la", "los", "las", "un", "una", "de", "del", "y", "es", "esta", "estan", "que",
             "por", "para", "con", "mi", "mis", "su", "no", "otra", "vez", "pero", "muy", "tengo",
-            "hay", "yo", "se", "lo", "al", "desde", "todo", "nada",
+            "hay", "yo", "se", "lo", "al", "desde", "todo", "nada", "si", "en", "me", "son", "te",
+            "he",
         ],
     ),
     (
@@ -80,7 +91,8 @@ const FUNCTION_WORDS: [(&str, &[&str]); 7] = [
         &[
             "der", "die", "das", "und", "ist", "sind", "nicht", "ich", "mein", "meine", "mit",
             "fur", "auf", "ein", "eine", "schon", "wieder", "kein", "keine", "seit", "auch",
-            "aber", "wir", "es", "zu", "den", "dem", "habe", "hat", "noch", "immer",
+            "aber", "wir", "es", "zu", "den", "dem", "habe", "hat", "noch", "immer", "in", "so",
+            "an", "am",
         ],
     ),
     (
@@ -88,7 +100,7 @@ const FUNCTION_WORDS: [(&str, &[&str]); 7] = [
         &[
             "il", "lo", "la", "gli", "le", "un", "una", "di", "del", "della", "e", "non", "che",
             "per", "con", "mio", "mia", "sono", "ho", "ancora", "da", "anche", "ma", "molto",
-            "questo", "questa", "nel", "alla",
+            "questo", "questa", "nel", "alla", "si", "in", "se",
         ],
     ),
     (
@@ -96,7 +108,7 @@ const FUNCTION_WORDS: [(&str, &[&str]); 7] = [
         &[
             "o", "os", "as", "um", "uma", "de", "do", "da", "dos", "das", "e", "nao", "que",
             "para", "com", "meu", "minha", "esta", "sao", "tenho", "mais", "ja", "ainda", "mas",
-            "muito", "voce", "no", "na", "em",
+            "muito", "voce", "no", "na", "em", "ou", "se",
         ],
     ),
     (
@@ -104,7 +116,7 @@ const FUNCTION_WORDS: [(&str, &[&str]); 7] = [
         &[
             "de", "het", "een", "en", "is", "niet", "ik", "mijn", "met", "voor", "op", "weer",
             "geen", "al", "ook", "maar", "dat", "die", "van", "nog", "heb", "hebben", "wij",
-            "zijn",
+            "zijn", "in", "over",
         ],
     ),
 ];
