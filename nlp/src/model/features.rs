@@ -460,6 +460,45 @@ mod tests {
     }
 
     #[test]
+    fn the_default_models_margins_are_stacked_as_features_scaled_by_their_weight() {
+        let plain = FeatureConfig {
+            char_max: 0,
+            lexicon: false,
+            idf: false,
+            ..FeatureConfig::default()
+        };
+        let raw = |config: &FeatureConfig, text: &str| {
+            let tokenizer = Tokenizer::new().unwrap();
+            let tokens = tokenizer.tokenize_stemmed(text, stem_algorithm("en"));
+            let mut out = Vec::new();
+            extract(config, text, &tokens, "en", None, &mut out);
+            out
+        };
+        let stacked = |weight: u8| FeatureConfig {
+            prior_sentiment: weight,
+            ..plain
+        };
+        let text = "what a terrible delay, worst airline ever";
+        let without = raw(&plain, text);
+        assert_eq!(raw(&stacked(0), text), without);
+        let once = raw(&stacked(1), text);
+        let labels = crate::model::default_sentiment().map_or(0, |model| model.labels().len());
+        assert_eq!(labels, 3, "the build embeds the three-label default model");
+        assert_eq!(once.len(), without.len() + labels);
+        // Before normalisation the prior features are `weight × margin`: a larger weight
+        // gives them a larger share of the vector.
+        let share = |vector: &SparseVector| {
+            vector
+                .iter()
+                .filter(|(bucket, _)| !without.iter().any(|(kept, _)| kept == bucket))
+                .map(|(_, value)| value * value)
+                .sum::<f32>()
+        };
+        assert!(share(&raw(&stacked(8), text)) > share(&once));
+        assert!(once.windows(2).all(|pair| pair[0].0 < pair[1].0));
+    }
+
+    #[test]
     fn character_grams_respect_utf8() {
         let config = FeatureConfig::default();
         // Would panic on a slice inside a character.
