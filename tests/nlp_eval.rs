@@ -1,7 +1,7 @@
 //! The targets of issue 4 on the real data sets of `../shared/data` (test splits), measured
 //! the way `veille eval` measures them: the default sentiment model on TweetEval, UMSAB
-//! French and airline tests, and models trained here on airline train (sentiment, and
-//! complaint reason on negative tweets). Hyper-parameters are the ones chosen on
+//! French and airline tests, and models trained here on airline train (sentiment, with
+//! TweetEval train added at a weight of 0.1, and complaint reason on negative tweets). Hyper-parameters are the ones chosen on
 //! validation data (see `docs/NLP.md`); nothing here looks at a test split to choose.
 //!
 //! Skipped with a printed reason when `../shared/data` is absent; fails then under
@@ -108,15 +108,36 @@ fn sentiment_and_complaint_targets_on_the_shared_data() {
         "airline (default model) macro-F1 {f1:.4}"
     );
 
-    // NOT REACHED: target 0.78, measured 0.757 (LinearSVC peer 0.742); guarded at the
+    // NOT REACHED: target 0.78, measured 0.765 (LinearSVC peer 0.742); guarded at the
     // measured figure.
-    println!("airline sentiment trained on airline train (target 0.78, not reached)");
+    println!(
+        "airline sentiment trained on airline train + TweetEval train ×0.1 (target 0.78, not reached)"
+    );
+    let tweeteval_text = tweeteval.join("train_reconstructed_text.txt");
+    let tweeteval_labels = tweeteval.join("train_reconstructed_labels.txt");
+    let tweeteval_mapping = tweeteval.join("mapping.txt");
+    let (tweeteval_text, tweeteval_labels, tweeteval_mapping) = (
+        tweeteval_text.display().to_string(),
+        tweeteval_labels.display().to_string(),
+        tweeteval_mapping.display().to_string(),
+    );
+    let mut extra = AIRLINE_SENTIMENT_FEATURES.to_vec();
+    extra.extend_from_slice(&[
+        "--text-file",
+        &tweeteval_text,
+        "--labels-file",
+        &tweeteval_labels,
+        "--mapping",
+        &tweeteval_mapping,
+        "--source-weight",
+        AIRLINE_SENTIMENT_SOURCE_WEIGHTS,
+    ]);
     let trained = train(
         "sentiment",
         airline.join("train.csv"),
         "airline_sentiment",
         AIRLINE_SENTIMENT_C,
-        AIRLINE_SENTIMENT_FEATURES,
+        &extra,
     );
     let f1 = macro_f1(
         &trained,
@@ -139,12 +160,15 @@ fn sentiment_and_complaint_targets_on_the_shared_data() {
     assert!(f1 >= 0.55 - SLACK, "airline reason macro-F1 {f1:.4}");
 }
 
-/// C chosen by `veille train --val-split 0.1 --c ...` on airline train (docs/NLP.md).
+/// C chosen by 5-fold cross-validation on airline train (docs/NLP.md).
 const AIRLINE_SENTIMENT_C: &str = "0.3";
-const AIRLINE_REASON_C: &str = "1";
-/// Features chosen the same way (validation macro-F1 0.790 against 0.784 without them).
+const AIRLINE_REASON_C: &str = "0.3";
+/// Features chosen the same way (single 10 % split: 0.790 against 0.784 without them).
 const AIRLINE_SENTIMENT_FEATURES: &[&str] = &["--handles", "--bits", "20"];
+/// Airline train weighs 1 and TweetEval train 0.1 (5-fold cross-validation 0.7786 against
+/// 0.7729 for airline alone).
+const AIRLINE_SENTIMENT_SOURCE_WEIGHTS: &str = "1,0.1";
 
 /// Measured where the issue's target is not reached (see docs/NLP.md).
 const UMSAB_MEASURED: f64 = 0.59;
-const AIRLINE_SENTIMENT_MEASURED: f64 = 0.75;
+const AIRLINE_SENTIMENT_MEASURED: f64 = 0.76;
