@@ -1,8 +1,9 @@
 //! The targets of issue 4 on the real data sets of `../shared/data` (test splits), measured
 //! the way `veille eval` measures them: the default sentiment model on TweetEval, UMSAB
 //! French and airline tests, and models trained here on airline train (sentiment, with
-//! TweetEval train added at a weight of 0.1, and complaint reason on negative tweets). Hyper-parameters are the ones chosen on
-//! validation data (see `docs/NLP.md`); nothing here looks at a test split to choose.
+//! TweetEval train added at a weight of 0.1, and complaint reason on negative tweets).
+//! Hyper-parameters are the ones chosen on validation data (see `docs/NLP.md`); nothing
+//! here looks at a test split to choose.
 //!
 //! Skipped with a printed reason when `../shared/data` is absent; fails then under
 //! `CI=true`.
@@ -113,14 +114,10 @@ fn sentiment_and_complaint_targets_on_the_shared_data() {
     println!(
         "airline sentiment trained on airline train + TweetEval train ×0.1 (target 0.78, not reached)"
     );
-    let tweeteval_text = tweeteval.join("train_reconstructed_text.txt");
-    let tweeteval_labels = tweeteval.join("train_reconstructed_labels.txt");
-    let tweeteval_mapping = tweeteval.join("mapping.txt");
-    let (tweeteval_text, tweeteval_labels, tweeteval_mapping) = (
-        tweeteval_text.display().to_string(),
-        tweeteval_labels.display().to_string(),
-        tweeteval_mapping.display().to_string(),
-    );
+    let tweeteval_file = |name: &str| tweeteval.join(name).display().to_string();
+    let tweeteval_text = tweeteval_file("train_reconstructed_text.txt");
+    let tweeteval_labels = tweeteval_file("train_reconstructed_labels.txt");
+    let tweeteval_mapping = tweeteval_file("mapping.txt");
     let mut extra = AIRLINE_SENTIMENT_FEATURES.to_vec();
     extra.extend_from_slice(&[
         "--text-file",

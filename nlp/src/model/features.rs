@@ -556,21 +556,14 @@ mod tests {
             idf: false,
             ..FeatureConfig::default()
         };
-        let raw = |config: &FeatureConfig, text: &str| {
-            let tokenizer = Tokenizer::new().unwrap();
-            let tokens = tokenizer.tokenize_stemmed(text, stem_algorithm("en"));
-            let mut out = Vec::new();
-            extract(config, text, &tokens, "en", None, &mut out);
-            out
-        };
         let stacked = |weight: u8| FeatureConfig {
             prior_sentiment: weight,
             ..plain
         };
         let text = "what a terrible delay, worst airline ever";
-        let without = raw(&plain, text);
-        assert_eq!(raw(&stacked(0), text), without);
-        let once = raw(&stacked(1), text);
+        let without = features(text, &plain);
+        assert_eq!(features(text, &stacked(0)), without);
+        let once = features(text, &stacked(1));
         let labels = crate::model::default_sentiment().map_or(0, |model| model.labels().len());
         assert_eq!(labels, 3, "the build embeds the three-label default model");
         assert_eq!(once.len(), without.len() + labels);
@@ -583,7 +576,7 @@ mod tests {
                 .map(|(_, value)| value * value)
                 .sum::<f32>()
         };
-        assert!(share(&raw(&stacked(8), text)) > share(&once));
+        assert!(share(&features(text, &stacked(8))) > share(&once));
         assert!(once.windows(2).all(|pair| pair[0].0 < pair[1].0));
     }
 
