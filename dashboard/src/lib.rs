@@ -102,10 +102,7 @@ fn router_with_shutdown(state: AppState, shutdown: CancellationToken) -> Router 
         .route("/login", get(routes::login::page))
         .route("/assets/login.js", get(routes::login::script))
         .route("/api/login", post(routes::login::login));
-    let hub = Arc::new(LiveHub {
-        stats: LiveStats::default(),
-        shutdown,
-    });
+    let hub = Arc::new(LiveHub::new(shutdown));
     let auth_layer = axum::middleware::from_fn_with_state(state.clone(), auth::require_user);
     let server_state = ServerState { app: state, hub };
     let mut app = routes.layer(auth_layer).with_state(server_state);

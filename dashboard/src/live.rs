@@ -21,6 +21,11 @@
 //!   disconnected;
 //! * messages that are already waiting are written together and flushed once;
 //! * on shutdown every socket is sent a close frame.
+//!
+//! Many dashboards cost the pipeline nothing it needs: events reach sockets through
+//! [`fanout`] (one channel per subscription, so a socket only wakes for its own events),
+//! and the sockets run on a thread of their own ([`threads`]); when that thread cannot keep
+//! up, sockets lag and are told so, the pipeline does not slow down.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,13 +42,16 @@ use futures::{Sink, SinkExt, Stream, StreamExt};
 use nlp::{AnalysedPost, SentimentLabel};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::alerts::{Alert, Role, Team};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::state::AppState;
+use fanout::Fanout;
+use threads::SocketThread;
 
 /// Alerts replayed from the log to a socket that connects, unless `?backlog=N` says.
 pub const DEFAULT_BACKLOG: usize = 200;
@@ -53,6 +61,15 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Messages a socket queues before it flushes, when events keep coming.
 const MAX_UNFLUSHED: usize = 32;
+
+/// Events a socket takes per wake-up before it checks for shutdown and the client again.
+const MAX_DRAIN: usize = 256;
+
+/// Read buffer of a dashboard socket. Clients only send control frames (ping, close), and
+/// the WebSocket codec zeroes its whole read buffer on every read attempt and keeps it for
+/// the socket's life, so the 128 KiB default would cost 128 KiB of memory per socket;
+/// a larger frame still arrives (the buffer grows for it).
+const READ_BUFFER: usize = 4 * 1024;
 
 /// One message pushed to dashboards.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -236,6 +253,12 @@ pub struct LiveStatsSnapshot {
 }
 
 impl LiveStats {
+    /// Counts one `lagged` notice for `missed` events.
+    fn count_lag(&self, missed: u64) {
+        self.lag_notices.fetch_add(1, Ordering::Relaxed);
+        self.missed_events.fetch_add(missed, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self) -> LiveStatsSnapshot {
         LiveStatsSnapshot {
             sockets_open: self.sockets_open.load(Ordering::Relaxed),
@@ -246,11 +269,60 @@ impl LiveStats {
     }
 }
 
-/// The sockets of one server: their counters and the signal that closes them.
+/// The sockets of one server: their counters, the signal that closes them and the thread
+/// they run on.
 #[derive(Debug, Default)]
 pub(crate) struct LiveHub {
-    pub(crate) stats: LiveStats,
+    pub(crate) stats: Arc<LiveStats>,
     pub(crate) shutdown: CancellationToken,
+    /// Started with the first socket; `None` inside when it could not be (the sockets then
+    /// run on the server's runtime).
+    thread: OnceLock<Option<SocketThread>>,
+    /// The channel of each subscription that has sockets.
+    fanout: Fanout,
+}
+
+impl LiveHub {
+    pub(crate) fn new(shutdown: CancellationToken) -> LiveHub {
+        LiveHub {
+            stats: Arc::default(),
+            shutdown,
+            thread: OnceLock::new(),
+            fanout: Fanout::default(),
+        }
+    }
+
+    /// The events `subscription` wants from `live`, from now on (starting the fan-out task
+    /// with the first socket).
+    fn subscribe(
+        &self,
+        subscription: &Subscription,
+        live: &broadcast::Sender<SharedEvent>,
+    ) -> broadcast::Receiver<SharedEvent> {
+        let (receiver, fanout) =
+            self.fanout
+                .subscribe(subscription, live, &self.shutdown, &self.stats);
+        // On the server's runtime, not the sockets' thread: it is one light task, and
+        // behind a thousand busy sockets it would fall behind the pipeline for all of them.
+        if let Some(fanout) = fanout {
+            drop(tokio::spawn(fanout));
+        }
+        receiver
+    }
+
+    /// The runtime sockets run on, started on first use.
+    fn sockets(&self) -> Option<&tokio::runtime::Handle> {
+        self.thread
+            .get_or_init(|| match SocketThread::start() {
+                Ok(thread) => Some(thread),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot start the dashboard sockets' thread; they share the server's");
+                    None
+                }
+            })
+            .as_ref()
+            .and_then(SocketThread::handle)
+    }
 }
 
 /// Counts a socket as open for as long as it lives.
@@ -379,14 +451,33 @@ async fn feed<W: Sink<Message> + Unpin>(sink: &mut W, message: Message) -> bool 
     )
 }
 
+/// Reads what the client sends until it closes the socket or the connection fails, then
+/// cancels `gone`. Clients send nothing we act on; axum answers pings itself.
+async fn watch_client<R, E>(mut incoming: R, gone: CancellationToken)
+where
+    R: Stream<Item = Result<Message, E>> + Unpin,
+{
+    loop {
+        match incoming.next().await {
+            Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+            Some(Ok(_)) => {}
+        }
+    }
+    gone.cancel();
+}
+
 /// Serves one socket until the client leaves, the events end or shutdown: sends `hello`,
 /// then the `backlog` alerts (oldest first), then every wanted event, and a `lagged` notice
 /// whenever events were dropped for it. Live alerts already sent in the backlog are
 /// skipped (subscribe to `events` before reading the backlog, so nothing falls between).
 /// Generic over the socket halves so tests can drive it with channels.
+///
+/// The client's side is read by a task of its own, woken only when the client sends
+/// something: polling it beside every event would make the codec try a read (and zero its
+/// read buffer) once per event and socket, which with 1,000 sockets cost most of the CPU.
 pub async fn run_socket<W, R, E>(
     mut sink: W,
-    mut incoming: R,
+    incoming: R,
     mut events: broadcast::Receiver<SharedEvent>,
     subscription: Subscription,
     backlog: Vec<Alert>,
@@ -394,9 +485,13 @@ pub async fn run_socket<W, R, E>(
     shutdown: CancellationToken,
 ) where
     W: Sink<Message> + Unpin,
-    R: Stream<Item = Result<Message, E>> + Unpin,
+    R: Stream<Item = Result<Message, E>> + Unpin + Send + 'static,
+    E: 'static,
 {
     let _open = OpenSocket::new(stats);
+    let client_gone = CancellationToken::new();
+    let _watcher =
+        AbortOnDropHandle::new(tokio::spawn(watch_client(incoming, client_gone.clone())));
     let hello = LiveEvent::Hello {
         teams: subscription.teams().to_vec(),
     };
@@ -418,32 +513,31 @@ pub async fn run_socket<W, R, E>(
         }
         sent_in_backlog.insert(id);
     }
-    // Messages queued on the socket but not flushed: while more events wait, they are
-    // written together (one flush for up to MAX_UNFLUSHED), never held back otherwise.
-    let mut unflushed = 0_usize;
+    // Each wake-up takes the event that woke it and those already waiting (at most
+    // MAX_DRAIN), writes them together with one flush per MAX_UNFLUSHED, then checks
+    // shutdown and the client again: with many sockets, that check and the wake-up cost
+    // more than a message, so they are paid once per wake-up, not once per event.
+    let shutting_down = shutdown.cancelled();
+    let gone = client_gone.cancelled();
+    tokio::pin!(shutting_down, gone);
     loop {
-        if unflushed > 0 && (events.is_empty() || unflushed >= MAX_UNFLUSHED) {
-            if !flush(&mut sink).await {
-                return;
-            }
-            unflushed = 0;
-        }
-        let event = tokio::select! {
+        let received = tokio::select! {
             biased;
-            () = shutdown.cancelled() => {
+            () = &mut shutting_down => {
                 let _ = send(&mut sink, Message::Close(None)).await;
                 return;
             }
-            from_client = incoming.next() => match from_client {
-                // Clients send nothing we act on; axum answers pings itself.
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
-                Some(Ok(_)) => continue,
-            },
-            received = events.recv() => match received {
+            () = &mut gone => return,
+            received = events.recv() => received,
+        };
+        let mut next = Some(received);
+        let mut taken = 0_usize;
+        let mut unflushed = 0_usize;
+        while let Some(received) = next.take() {
+            let event = match received {
                 Ok(event) => event,
                 Err(RecvError::Lagged(missed)) => {
-                    stats.lag_notices.fetch_add(1, Ordering::Relaxed);
-                    stats.missed_events.fetch_add(missed, Ordering::Relaxed);
+                    stats.count_lag(missed);
                     tracing::debug!(missed, "slow dashboard client missed live events");
                     SharedEvent::new(LiveEvent::Lagged { missed })
                 }
@@ -451,24 +545,48 @@ pub async fn run_socket<W, R, E>(
                     let _ = send(&mut sink, Message::Close(None)).await;
                     return;
                 }
-            },
-        };
-        if !subscription.wants(&event) {
-            continue;
+            };
+            taken += 1;
+            if taken < MAX_DRAIN {
+                next = ready(&mut events);
+            }
+            if !subscription.wants(&event) {
+                continue;
+            }
+            if let LiveEvent::Alert(alert) = event.event()
+                && !sent_in_backlog.is_empty()
+                && sent_in_backlog.remove(&alert.id)
+            {
+                continue;
+            }
+            let Some(message) = event.message() else {
+                continue;
+            };
+            if !feed(&mut sink, message).await {
+                return; // the client went away or stopped reading
+            }
+            unflushed += 1;
+            if unflushed >= MAX_UNFLUSHED {
+                if !flush(&mut sink).await {
+                    return;
+                }
+                unflushed = 0;
+            }
         }
-        if let LiveEvent::Alert(alert) = event.event()
-            && !sent_in_backlog.is_empty()
-            && sent_in_backlog.remove(&alert.id)
-        {
-            continue;
+        if unflushed > 0 && !flush(&mut sink).await {
+            return;
         }
-        let Some(message) = event.message() else {
-            continue;
-        };
-        if !feed(&mut sink, message).await {
-            return; // the client went away or stopped reading
-        }
-        unflushed += 1;
+    }
+}
+
+/// The next event if one is already waiting (or the lag or end the channel reports),
+/// without waiting.
+fn ready(events: &mut broadcast::Receiver<SharedEvent>) -> Option<Result<SharedEvent, RecvError>> {
+    match events.try_recv() {
+        Ok(event) => Some(Ok(event)),
+        Err(TryRecvError::Lagged(missed)) => Some(Err(RecvError::Lagged(missed))),
+        Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
+        Err(TryRecvError::Empty) => None,
     }
 }
 
@@ -499,12 +617,12 @@ pub(crate) async fn websocket(
     }
     let subscription = Subscription::for_user(&user, &requested, &state.teams)?;
     let upgrade = match upgrade {
-        Ok(upgrade) => upgrade,
+        Ok(upgrade) => upgrade.read_buffer_size(READ_BUFFER),
         Err(rejection) => return Ok(rejection.into_response()),
     };
     // Subscribe first, then read the log: an alert raised in between is in both, and the
     // socket loop sends it once.
-    let events = state.live.subscribe();
+    let events = hub.subscribe(&subscription, &state.live);
     let mut backlog: Vec<Alert> = state
         .alerts
         .recent(None, crate::alerts::ALERT_LOG_CAPACITY)
@@ -514,20 +632,34 @@ pub(crate) async fn websocket(
         .collect();
     backlog.reverse();
     Ok(upgrade.on_upgrade(move |socket| async move {
-        let (sink, incoming) = socket.split();
-        let shutdown = hub.shutdown.clone();
-        run_socket(
-            sink,
-            incoming,
-            events,
-            subscription,
-            backlog,
-            &hub.stats,
-            shutdown,
-        )
-        .await;
+        let sockets = hub.sockets().cloned();
+        let serve = async move {
+            let (sink, incoming) = socket.split();
+            let shutdown = hub.shutdown.clone();
+            run_socket(
+                sink,
+                incoming,
+                events,
+                subscription,
+                backlog,
+                &hub.stats,
+                shutdown,
+            )
+            .await;
+        };
+        match sockets {
+            Some(sockets) => {
+                if let Err(error) = sockets.spawn(serve).await {
+                    tracing::warn!(%error, "a dashboard socket's task failed");
+                }
+            }
+            None => serve.await,
+        }
     }))
 }
+
+mod fanout;
+mod threads;
 
 #[cfg(test)]
 mod tests;

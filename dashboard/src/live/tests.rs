@@ -357,3 +357,96 @@ async fn a_close_frame_from_the_client_ends_the_loop() {
         .expect("loop running");
     socket.task.await.expect("loop ends");
 }
+
+/// The `type` and id (or routed teams) of the next event on a subscription's channel.
+async fn next_on(channel: &mut broadcast::Receiver<SharedEvent>) -> String {
+    let event = channel.recv().await.expect("an event");
+    match event.event() {
+        LiveEvent::Alert(alert) => format!("alert {} for {}", alert.id, alert.team),
+        LiveEvent::Post(post) => format!("post {} for {}", post.id, post.teams.join(",")),
+        LiveEvent::Lagged { missed } => format!("lagged {missed}"),
+        other => format!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_fanout_hands_each_subscription_only_its_events_and_shares_channels() {
+    let (publisher, _) = broadcast::channel::<SharedEvent>(16);
+    let fanout = fanout::Fanout::default();
+    let shutdown = CancellationToken::new();
+    let stats = Arc::new(LiveStats::default());
+    let (mut care, task) =
+        fanout.subscribe(&subscription(&["care"]), &publisher, &shutdown, &stats);
+    let task = tokio::spawn(task.expect("the first subscription starts the fan-out"));
+    let (mut care_too, again) =
+        fanout.subscribe(&subscription(&["care"]), &publisher, &shutdown, &stats);
+    assert!(again.is_none(), "one fan-out task for every subscription");
+    let (mut sales, _) = fanout.subscribe(&subscription(&["sales"]), &publisher, &shutdown, &stats);
+    let (mut bosses, _) =
+        fanout.subscribe(&subscription(&["bosses"]), &publisher, &shutdown, &stats);
+
+    for event in [
+        alert_event("rule:x:1", "sales"),
+        post_event("x:2"),
+        alert_event("rule:x:2", "care"),
+    ] {
+        publisher.send(event.into()).expect("the fan-out listens");
+    }
+    let expected_care = ["post x:2 for care", "alert rule:x:2 for care"];
+    for channel in [&mut care, &mut care_too] {
+        assert_eq!(
+            [next_on(channel).await, next_on(channel).await],
+            expected_care
+        );
+    }
+    assert_eq!(next_on(&mut sales).await, "alert rule:x:1 for sales");
+    let mut manager = Vec::new();
+    for _ in 0..3 {
+        manager.push(next_on(&mut bosses).await);
+    }
+    assert_eq!(
+        manager,
+        [
+            "alert rule:x:1 for sales",
+            "post x:2 for care",
+            "alert rule:x:2 for care"
+        ]
+    );
+    assert!(
+        sales.is_empty() && care.is_empty(),
+        "nothing else was routed"
+    );
+
+    shutdown.cancel();
+    task.await.expect("the fan-out ends on shutdown");
+    assert!(
+        matches!(care.recv().await, Err(RecvError::Closed)),
+        "its channels close with it"
+    );
+}
+
+#[tokio::test]
+async fn a_fanout_behind_the_pipeline_tells_every_subscription_and_counts_it_once() {
+    let (publisher, _) = broadcast::channel::<SharedEvent>(2);
+    let fanout = fanout::Fanout::default();
+    let shutdown = CancellationToken::new();
+    let stats = Arc::new(LiveStats::default());
+    let (mut care, task) =
+        fanout.subscribe(&subscription(&["care"]), &publisher, &shutdown, &stats);
+    let (mut sales, _) = fanout.subscribe(&subscription(&["sales"]), &publisher, &shutdown, &stats);
+    // Five events before the task runs: its own receiver keeps the last two.
+    for number in 0..5 {
+        publisher
+            .send(post_event(&format!("x:{number}")).into())
+            .expect("the fan-out is subscribed");
+    }
+    let task = tokio::spawn(task.expect("first subscription"));
+    assert_eq!(next_on(&mut care).await, "lagged 3");
+    assert_eq!(next_on(&mut sales).await, "lagged 3");
+    assert_eq!(next_on(&mut care).await, "post x:3 for care");
+    assert_eq!(next_on(&mut care).await, "post x:4 for care");
+    let counted = stats.snapshot();
+    assert_eq!((counted.lag_notices, counted.missed_events), (1, 3));
+    shutdown.cancel();
+    task.await.expect("the fan-out ends on shutdown");
+}
