@@ -23,6 +23,7 @@
 //! once without a final commit, as a crash would: the index then holds what the last
 //! commit held, and the sources resume from the checkpoints in that commit.
 
+mod background;
 mod collectors;
 mod health;
 mod index_task;
@@ -33,6 +34,7 @@ mod sources;
 mod stalls;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,13 +46,14 @@ use dashboard::auth::Auth;
 use dashboard::live::{LiveEvent, SharedEvent};
 use dashboard::state::AppState;
 use dashboard::webhooks::{self, RetryPolicy, WebhookStatus};
-use index::{PostWriter, Store};
+use index::{PostWriter, SearchIndex, Store};
 use nlp::{Analyzer, Outcome};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use background::BackgroundThread;
 pub use health::PipelineStats;
 use index_task::{AnalysedBatch, IndexMessage};
 use progress::Collected;
@@ -59,8 +62,11 @@ use progress::Collected;
 const COLLECTED_CAPACITY: usize = 16;
 /// Analysed batches from the NLP stage to the influence tracker.
 const INFLUENCE_INPUT_CAPACITY: usize = 16;
-/// Analysed batches (with badges) from the influence tracker to the index writer.
-const ANALYSED_CAPACITY: usize = 64;
+/// Analysed batches (with badges) from the influence tracker to the index writer, and the
+/// posts they may hold in all: enough for the writer's commits (a few hundred ms each) not
+/// to hold up the influence stage, and with it the alerts, at 6,000 posts/s and more.
+const ANALYSED_CAPACITY: usize = 1024;
+pub(crate) const INDEX_QUEUE_POSTS: usize = 20_000;
 /// Analysed posts (with badges) from the influence tracker to the alert engine.
 const ALERT_INPUT_CAPACITY: usize = 1024;
 /// Live events (posts, alerts) to every WebSocket client; a client further behind than
@@ -78,7 +84,7 @@ const COMMIT_DOC_LIMIT: usize = 10_000;
 const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 /// The influence tracker is saved at least this often (after an index commit; less often
 /// when a snapshot is slow), and at shutdown.
-const INFLUENCE_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);
+const INFLUENCE_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(10);
 /// Leaderboards are published to the dashboard at most this often.
 const LEADERBOARD_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -109,10 +115,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     let index_dir = config.index_dir.clone();
-    let (writer, search) = tokio::task::spawn_blocking(move || PostWriter::open(&index_dir))
-        .await
-        .context("the index opening task failed")?
-        .with_context(|| format!("cannot open the index in {}", config.index_dir.display()))?;
+    let (writer, search, writer_thread) = open_writer(index_dir).await?;
     let store_path = data_dir.join("state.redb");
     let store = Store::open(&store_path)
         .with_context(|| format!("cannot open the store {}", store_path.display()))?;
@@ -175,6 +178,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         influence_task::Outputs {
             alerts: alert_tx,
             index: analysed_tx,
+            index_queue: influence_task::IndexQueue::new(INDEX_QUEUE_POSTS),
             leaderboards: leaderboards_tx,
         },
         influence_settings(),
@@ -190,6 +194,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
     ));
     let index_task = tokio::spawn(index_task::run(
         writer,
+        writer_thread,
         analysed_rx,
         index_settings(config),
         Arc::clone(&stats),
@@ -368,6 +373,25 @@ pub(crate) async fn load_tracker(
     .context("the influence loading task failed")
 }
 
+/// Opens the index writer on a new [`BackgroundThread`], where every later writer call runs
+/// too: indexing, merging and deletes yield the cores to the alert path ([`background`]).
+pub(crate) async fn open_writer(
+    index_dir: PathBuf,
+) -> anyhow::Result<(PostWriter, SearchIndex, BackgroundThread)> {
+    let thread = BackgroundThread::start("veille-index")
+        .context("cannot start the index writer's thread")?;
+    let opened = thread
+        .run({
+            let index_dir = index_dir.clone();
+            move || PostWriter::open(&index_dir)
+        })
+        .await
+        .context("the index opening task failed")?
+        .with_context(|| format!("cannot open the index in {}", index_dir.display()))?;
+    let (writer, search) = opened;
+    Ok((writer, search, thread))
+}
+
 /// The configured axes and their categories, as the dashboard lists them.
 pub(crate) fn dashboard_axes(config: &Config) -> Vec<(String, Vec<String>)> {
     config
@@ -468,5 +492,6 @@ fn analyse_batch(analyzer: &Analyzer, batch: Collected, stats: &PipelineStats) -
         posts,
         deletions,
         progress: batch.progress,
+        queued: None,
     }
 }

@@ -114,6 +114,11 @@ pub struct E2eArgs {
     /// Print one JSON object on standard output (progress stays on standard error).
     #[arg(long)]
     json: bool,
+    /// Also write every alert the probe timed to this CSV file (`post,sent_s,latency_ms`:
+    /// the post's number, when it was written after the start, how long its alert took),
+    /// to see when the slow ones happened.
+    #[arg(long)]
+    latency_log: Option<PathBuf>,
 }
 
 /// What a stretch of the schedule is for.
@@ -576,6 +581,9 @@ async fn measure(args: &E2eArgs) -> anyhow::Result<Value> {
         .lock()
         .map(|all| all.iter().map(|(_, micros)| *micros).collect())
         .unwrap_or_default();
+    if let Some(path) = &args.latency_log {
+        write_latency_log(path, &client_stats, &generator)?;
+    }
     let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
     let report = json!({
         "bench": "e2e",
@@ -875,4 +883,29 @@ fn table(report: &Value) -> String {
     let _ = writeln!(out, "clients: {}", report["clients"]);
     let _ = writeln!(out, "shutdown: {} s", report["shutdown_seconds"]);
     out
+}
+
+/// Writes `post,sent_s,latency_ms` for every alert the probe timed, in post order.
+fn write_latency_log(
+    path: &std::path::Path,
+    stats: &ClientStats,
+    generator: &Generator,
+) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+    let mut timed = stats
+        .latencies
+        .lock()
+        .map(|all| all.clone())
+        .unwrap_or_default();
+    timed.sort_unstable();
+    let start = generator.sent_at(0);
+    let mut csv = String::from("post,sent_s,latency_ms\n");
+    for (seq, micros) in timed {
+        let sent = match (start, generator.sent_at(seq)) {
+            (Some(start), Some(sent)) => sent.saturating_duration_since(start).as_secs_f64(),
+            _ => f64::NAN,
+        };
+        let _ = writeln!(csv, "{seq},{sent:.4},{:.3}", micros as f64 / 1000.0);
+    }
+    std::fs::write(path, csv).with_context(|| format!("cannot write {}", path.display()))
 }

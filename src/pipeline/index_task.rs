@@ -8,8 +8,9 @@
 //! received before it is committed (the influence tracker snapshots its state then, so
 //! that the snapshot and the index checkpoints describe the same point of the stream).
 //!
-//! Writer calls are blocking; the task moves the writer to a blocking thread for each
-//! call and gets it back, so the async workers are never held.
+//! Writer calls are blocking; the task moves the writer to its [`BackgroundThread`] for
+//! each call and gets it back, so the async workers are never held (and tantivy's threads,
+//! started from there, run at background priority).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,10 +20,11 @@ use std::collections::BTreeMap;
 use collector::{Checkpoint, PostId};
 use index::{CommitTrigger, PostWriter};
 use nlp::AnalysedPost;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::PipelineStats;
+use super::background::BackgroundThread;
 use super::progress::Progress;
 
 /// What the NLP stage hands to the index: the relevant posts of one collected batch, the
@@ -32,6 +34,9 @@ pub(crate) struct AnalysedBatch {
     pub(crate) posts: Vec<Arc<AnalysedPost>>,
     pub(crate) deletions: Vec<PostId>,
     pub(crate) progress: Progress,
+    /// Its share of the index queue's post budget (see `influence_task`), given back when
+    /// the batch is written.
+    pub(crate) queued: Option<OwnedSemaphorePermit>,
 }
 
 /// What the index stage receives, in stream order.
@@ -54,11 +59,15 @@ pub(crate) struct Settings {
 /// [`Progress::Notify`] is signalled after the first successful commit that holds it.
 pub(crate) async fn run(
     writer: PostWriter,
+    thread: BackgroundThread,
     mut input: mpsc::Receiver<IndexMessage>,
     settings: Settings,
     stats: Arc<PipelineStats>,
 ) {
-    let mut writer = Some(writer);
+    let mut writer = WriterSlot {
+        thread,
+        writer: Some(writer),
+    };
     // Batches written but not yet committed, whose producers wait for the commit.
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
     // When the oldest uncommitted change arrived; None when everything is committed.
@@ -75,6 +84,7 @@ pub(crate) async fn run(
                             commit(&mut writer, CommitTrigger::Requested, &stats, &mut waiting).await;
                         dirty_since = None;
                         let checkpoints = writer
+                            .writer
                             .as_ref()
                             .filter(|_| committed)
                             .map(|writer| writer.committed_checkpoints().clone());
@@ -177,7 +187,7 @@ fn write_batch(writer: &mut PostWriter, batch: AnalysedBatch) -> Result<WriteOut
 /// Commits; on success signals every waiting producer, on failure drops them (their
 /// batches will be delivered again). True when the commit succeeded.
 async fn commit(
-    writer: &mut Option<PostWriter>,
+    writer: &mut WriterSlot,
     trigger: CommitTrigger,
     stats: &PipelineStats,
     waiting: &mut Vec<oneshot::Sender<()>>,
@@ -202,25 +212,34 @@ async fn commit(
     }
 }
 
-/// Runs `work` on a blocking thread with the writer, and puts the writer back. Returns
-/// None when the writer is gone (a previous blocking task panicked).
+/// The writer, and the thread its calls run on. `writer` is None while a call runs, and
+/// for good once one panicked.
+struct WriterSlot {
+    thread: BackgroundThread,
+    writer: Option<PostWriter>,
+}
+
+/// Runs `work` on the writer's thread with the writer, and puts the writer back. Returns
+/// None when the writer is gone (earlier work panicked).
 async fn with_writer<T: Send + 'static>(
-    slot: &mut Option<PostWriter>,
+    slot: &mut WriterSlot,
     work: impl FnOnce(&mut PostWriter) -> T + Send + 'static,
 ) -> Option<T> {
-    let mut writer = slot.take()?;
-    let joined = tokio::task::spawn_blocking(move || {
-        let result = work(&mut writer);
-        (writer, result)
-    })
-    .await;
-    match joined {
-        Ok((writer, result)) => {
-            *slot = Some(writer);
+    let mut writer = slot.writer.take()?;
+    let done = slot
+        .thread
+        .run(move || {
+            let result = work(&mut writer);
+            (writer, result)
+        })
+        .await;
+    match done {
+        Some((writer, result)) => {
+            slot.writer = Some(writer);
             Some(result)
         }
-        Err(error) => {
-            tracing::error!(error = %error, "index writer task failed; the index stage stops");
+        None => {
+            tracing::error!("index writer task failed; the index stage stops");
             None
         }
     }

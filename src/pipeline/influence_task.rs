@@ -32,7 +32,7 @@ use index::Store;
 use nlp::AnalysedPost;
 use nlp::influence::{InfluenceConfig, InfluenceTracker, Leaderboards};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::PipelineStats;
@@ -100,6 +100,8 @@ pub(crate) fn load(
 pub(crate) struct Outputs {
     pub(crate) alerts: mpsc::Sender<Arc<AnalysedPost>>,
     pub(crate) index: mpsc::Sender<IndexMessage>,
+    /// Room for the posts sent to the index and not yet written.
+    pub(crate) index_queue: IndexQueue,
     pub(crate) leaderboards: watch::Sender<Arc<Leaderboards>>,
 }
 
@@ -162,6 +164,8 @@ pub(crate) async fn run(
                 alerts_open = false;
             }
         }
+        let mut batch = batch;
+        batch.queued = outputs.index_queue.take(batch.posts.len()).await;
         if outputs
             .index
             .send(IndexMessage::Batch(batch))
@@ -215,6 +219,36 @@ async fn sleep_until_option(deadline: Option<Instant>) {
     }
 }
 
+/// A budget of posts sent to the index and not yet written.
+///
+/// The index writer takes no batch while it commits (a few hundred ms). Bounded in batches
+/// only, its input would fill with small batches during a commit and hold up this stage,
+/// and every alert behind it; bounded in posts, it absorbs the commits and still caps the
+/// memory the queue can take.
+pub(crate) struct IndexQueue {
+    room: Arc<Semaphore>,
+    posts: usize,
+}
+
+impl IndexQueue {
+    /// Room for `posts` posts in all (at least one).
+    pub(crate) fn new(posts: usize) -> IndexQueue {
+        let posts = posts.clamp(1, Semaphore::MAX_PERMITS);
+        IndexQueue {
+            room: Arc::new(Semaphore::new(posts)),
+            posts,
+        }
+    }
+
+    /// Waits for room for `posts` more posts (a batch larger than the whole budget waits
+    /// for all of it); the room is given back when the returned permit drops. None only if
+    /// the budget were closed, which it never is.
+    async fn take(&self, posts: usize) -> Option<OwnedSemaphorePermit> {
+        let room = u32::try_from(posts.clamp(1, self.posts)).unwrap_or(u32::MAX);
+        Arc::clone(&self.room).acquire_many_owned(room).await.ok()
+    }
+}
+
 /// Counts the batch's posts and sets their badges.
 fn assign_batch(tracker: &mut InfluenceTracker, mut batch: AnalysedBatch) -> AnalysedBatch {
     for post in &mut batch.posts {
@@ -243,10 +277,18 @@ async fn begin_snapshot(
     index: &mpsc::Sender<IndexMessage>,
     stats: &PipelineStats,
 ) -> Option<Option<PendingSnapshot>> {
-    let serialised = with_tracker(slot, |tracker| tracker.snapshot()).await?;
+    let serialised = with_tracker(slot, |tracker| {
+        let started = std::time::Instant::now();
+        let encoded = tracker.snapshot();
+        (encoded, started.elapsed())
+    })
+    .await?;
     let tracker = match serialised {
-        Ok(tracker) => tracker,
-        Err(error) => {
+        (Ok(tracker), took) => {
+            tracing::debug!(bytes = tracker.len(), ?took, "influence tracker encoded");
+            tracker
+        }
+        (Err(error), _) => {
             PipelineStats::bump(&stats.influence_errors);
             tracing::error!(error = %error, "cannot serialise the influence tracker");
             return Some(None);

@@ -223,14 +223,18 @@ impl AlertService {
         let Some(pending) = self.pending.take() else {
             return;
         };
+        // Pushed first, written right after: a dashboard sees an alert without waiting for
+        // the store's commit (an fsync). The write itself is unchanged, so a crash loses
+        // nothing more than before; a dashboard may just have shown an alert that such a
+        // crash then kept out of the log.
+        for event in pending.live {
+            let _ = self.live.send(event.into());
+        }
         if let Err(error) = self.log.persist(&pending.records) {
             self.stats
                 .log_errors
                 .fetch_add(pending.records.len() as u64, Ordering::Relaxed);
             tracing::error!(error = %error, alerts = pending.records.len(), "cannot persist alerts");
-        }
-        for event in pending.live {
-            let _ = self.live.send(event.into());
         }
     }
 

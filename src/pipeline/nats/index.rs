@@ -31,7 +31,7 @@ use collector::PostId;
 use dashboard::alerts::AlertLog;
 use dashboard::alerts::service::{self, AlertHandle};
 use dashboard::live::{LiveEvent, SharedEvent};
-use index::{PostWriter, Store};
+use index::Store;
 use nlp::AnalysedPost;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -60,10 +60,7 @@ pub(crate) async fn start(
     store: Store,
 ) -> anyhow::Result<RoleHandle> {
     let index_dir = config.index_dir.clone();
-    let (writer, _search) = tokio::task::spawn_blocking(move || PostWriter::open(&index_dir))
-        .await
-        .context("the index opening task failed")?
-        .with_context(|| format!("cannot open the index in {}", config.index_dir.display()))?;
+    let (writer, _search, writer_thread) = crate::pipeline::open_writer(index_dir).await?;
     let alert_log = Arc::new(AlertLog::open(store.clone()).context("cannot read the alert log")?);
     // The sources are not here: the checkpoints saved with the tracker are not needed (the
     // `index` consumer's acknowledgements say where the stream resumes).
@@ -102,6 +99,7 @@ pub(crate) async fn start(
         influence_task::Outputs {
             alerts: alert_tx,
             index: analysed_tx,
+            index_queue: influence_task::IndexQueue::new(crate::pipeline::INDEX_QUEUE_POSTS),
             leaderboards: leaderboards_tx,
         },
         influence_settings(),
@@ -131,6 +129,7 @@ pub(crate) async fn start(
     }
     handle.push(tokio::spawn(index_task::run(
         writer,
+        writer_thread,
         analysed_rx,
         index_settings(config),
         stats,
@@ -187,6 +186,7 @@ async fn decode(
             posts,
             deletions,
             progress,
+            queued: None,
         };
         if to_acker.send(pending).await.is_err() || to_influence.send(batch).await.is_err() {
             return;
