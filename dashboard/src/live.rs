@@ -23,9 +23,9 @@
 //! * on shutdown every socket is sent a close frame.
 //!
 //! Many dashboards cost the pipeline nothing it needs: events reach sockets through
-//! [`fanout`] (one channel per subscription, so a socket only wakes for its own events),
-//! and the sockets run on a thread of their own ([`threads`]); when that thread cannot keep
-//! up, sockets lag and are told so, the pipeline does not slow down.
+//! `live/fanout.rs` (one channel per subscription, so a socket only wakes for its own
+//! events), and the sockets run on a thread of their own (`live/threads.rs`); when that
+//! thread cannot keep up, sockets lag and are told so, the pipeline does not slow down.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
