@@ -3,10 +3,10 @@
 //!
 //! ```text
 //!  sources ──batches──► nlp ──analysed──► influence ──analysed batches──► index writer
-//!  (one task each)  (cap 64)  batches     (badges)      (cap 64)      (commits + checkpoints)
-//!                             (cap 64)      │   └──leaderboards (watch)──► dashboard
+//!  (one task each)  (cap 16)  batches     (badges)   (20,000 posts)   (commits + checkpoints)
+//!                             (cap 16)      │   └──leaderboards (watch)──► dashboard
 //!                                           └──analysed posts──► alert engine ──broadcast──► WebSockets
-//!                                                (cap 64)                      (cap 4096)
+//!                                               (cap 1024)                     (cap 4096)
 //! ```
 //!
 //! This is the only module that knows how the stages are joined. Channel capacities are
