@@ -369,28 +369,60 @@ async fn next_on(channel: &mut broadcast::Receiver<SharedEvent>) -> String {
     }
 }
 
+/// A fan-out fed by `publisher`, as a hub builds it.
+struct FanoutHarness {
+    publisher: broadcast::Sender<SharedEvent>,
+    fanout: fanout::Fanout,
+    shutdown: CancellationToken,
+    stats: Arc<LiveStats>,
+}
+
+impl FanoutHarness {
+    fn new(capacity: usize) -> FanoutHarness {
+        FanoutHarness {
+            publisher: broadcast::channel(capacity).0,
+            fanout: fanout::Fanout::default(),
+            shutdown: CancellationToken::new(),
+            stats: Arc::new(LiveStats::default()),
+        }
+    }
+
+    /// A channel of the `teams` subscription, and the fan-out task if this started it.
+    fn subscribe(
+        &self,
+        teams: &[&str],
+    ) -> (
+        broadcast::Receiver<SharedEvent>,
+        Option<impl Future<Output = ()> + Send + 'static + use<>>,
+    ) {
+        self.fanout.subscribe(
+            &subscription(teams),
+            &self.publisher,
+            &self.shutdown,
+            &self.stats,
+        )
+    }
+}
+
 #[tokio::test]
 async fn the_fanout_hands_each_subscription_only_its_events_and_shares_channels() {
-    let (publisher, _) = broadcast::channel::<SharedEvent>(16);
-    let fanout = fanout::Fanout::default();
-    let shutdown = CancellationToken::new();
-    let stats = Arc::new(LiveStats::default());
-    let (mut care, task) =
-        fanout.subscribe(&subscription(&["care"]), &publisher, &shutdown, &stats);
+    let harness = FanoutHarness::new(16);
+    let (mut care, task) = harness.subscribe(&["care"]);
     let task = tokio::spawn(task.expect("the first subscription starts the fan-out"));
-    let (mut care_too, again) =
-        fanout.subscribe(&subscription(&["care"]), &publisher, &shutdown, &stats);
+    let (mut care_too, again) = harness.subscribe(&["care"]);
     assert!(again.is_none(), "one fan-out task for every subscription");
-    let (mut sales, _) = fanout.subscribe(&subscription(&["sales"]), &publisher, &shutdown, &stats);
-    let (mut bosses, _) =
-        fanout.subscribe(&subscription(&["bosses"]), &publisher, &shutdown, &stats);
+    let (mut sales, _) = harness.subscribe(&["sales"]);
+    let (mut bosses, _) = harness.subscribe(&["bosses"]);
 
     for event in [
         alert_event("rule:x:1", "sales"),
         post_event("x:2"),
         alert_event("rule:x:2", "care"),
     ] {
-        publisher.send(event.into()).expect("the fan-out listens");
+        harness
+            .publisher
+            .send(event.into())
+            .expect("the fan-out listens");
     }
     let expected_care = ["post x:2 for care", "alert rule:x:2 for care"];
     for channel in [&mut care, &mut care_too] {
@@ -417,7 +449,7 @@ async fn the_fanout_hands_each_subscription_only_its_events_and_shares_channels(
         "nothing else was routed"
     );
 
-    shutdown.cancel();
+    harness.shutdown.cancel();
     task.await.expect("the fan-out ends on shutdown");
     assert!(
         matches!(care.recv().await, Err(RecvError::Closed)),
@@ -427,16 +459,13 @@ async fn the_fanout_hands_each_subscription_only_its_events_and_shares_channels(
 
 #[tokio::test]
 async fn a_fanout_behind_the_pipeline_tells_every_subscription_and_counts_it_once() {
-    let (publisher, _) = broadcast::channel::<SharedEvent>(2);
-    let fanout = fanout::Fanout::default();
-    let shutdown = CancellationToken::new();
-    let stats = Arc::new(LiveStats::default());
-    let (mut care, task) =
-        fanout.subscribe(&subscription(&["care"]), &publisher, &shutdown, &stats);
-    let (mut sales, _) = fanout.subscribe(&subscription(&["sales"]), &publisher, &shutdown, &stats);
+    let harness = FanoutHarness::new(2);
+    let (mut care, task) = harness.subscribe(&["care"]);
+    let (mut sales, _) = harness.subscribe(&["sales"]);
     // Five events before the task runs: its own receiver keeps the last two.
     for number in 0..5 {
-        publisher
+        harness
+            .publisher
             .send(post_event(&format!("x:{number}")).into())
             .expect("the fan-out is subscribed");
     }
@@ -445,8 +474,8 @@ async fn a_fanout_behind_the_pipeline_tells_every_subscription_and_counts_it_onc
     assert_eq!(next_on(&mut sales).await, "lagged 3");
     assert_eq!(next_on(&mut care).await, "post x:3 for care");
     assert_eq!(next_on(&mut care).await, "post x:4 for care");
-    let counted = stats.snapshot();
+    let counted = harness.stats.snapshot();
     assert_eq!((counted.lag_notices, counted.missed_events), (1, 3));
-    shutdown.cancel();
+    harness.shutdown.cancel();
     task.await.expect("the fan-out ends on shutdown");
 }
