@@ -82,6 +82,8 @@ const COMMIT_INTERVAL: Duration = Duration::from_millis(500);
 const COMMIT_DOC_LIMIT: usize = 10_000;
 /// Retention is enforced this often.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+/// File of the influence snapshots, in the data directory ([`load_tracker`]).
+const INFLUENCE_STORE: &str = "influence.redb";
 /// The influence tracker is saved at least this often (after an index commit; less often
 /// when a snapshot is slow), and at shutdown.
 const INFLUENCE_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(10);
@@ -130,7 +132,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
         webhook_task,
     } = alert_parts(config, Arc::clone(&alert_log), live.clone());
     let (alert_actions, alert_commands) = AlertHandle::channel();
-    let (tracker, influence_checkpoints) = load_tracker(&store, config).await?;
+    let (tracker, influence_checkpoints, influence_store) = load_tracker(config, &store).await?;
     let (leaderboards_tx, leaderboards_rx) =
         tokio::sync::watch::channel(Arc::new(tracker.leaderboards()));
 
@@ -173,7 +175,7 @@ pub async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result<Runnin
     ));
     let influence_task = tokio::spawn(influence_task::run(
         tracker,
-        store.clone(),
+        influence_store,
         influence_rx,
         influence_task::Outputs {
             alerts: alert_tx,
@@ -354,23 +356,34 @@ impl RunningPipeline {
     }
 }
 
-/// The influence tracker saved in `store` (empty when none) and the checkpoints saved with
-/// it, read on a blocking thread.
+/// The influence tracker (empty when none was saved), the checkpoints saved with it, and the
+/// store its snapshots go to, read on a blocking thread.
+///
+/// Snapshots have a store file of their own (`influence.redb`): writing ~10 MB and syncing
+/// it in `state.redb` held that store's one write lock, which the alert log waits for, and
+/// alerts stalled behind every snapshot. A data directory from before keeps its last
+/// snapshot in `state.redb` (`legacy`): it is read from there until the first new one.
 pub(crate) async fn load_tracker(
-    store: &Store,
     config: &Config,
+    legacy: &Store,
 ) -> anyhow::Result<(
     nlp::influence::InfluenceTracker,
     Option<std::collections::BTreeMap<String, collector::Checkpoint>>,
+    Store,
 )> {
+    let path = config.data_dir.join(INFLUENCE_STORE);
+    let store =
+        Store::open(&path).with_context(|| format!("cannot open the store {}", path.display()))?;
     let brand_names: Vec<String> = config.nlp.brands.iter().map(|b| b.name.clone()).collect();
-    let store = store.clone();
+    let legacy = legacy.clone();
     let influence_config = config.influence;
-    tokio::task::spawn_blocking(move || {
-        influence_task::load(&store, influence_config, &brand_names)
+    let read_from = store.clone();
+    let (tracker, checkpoints) = tokio::task::spawn_blocking(move || {
+        influence_task::load(&[&read_from, &legacy], influence_config, &brand_names)
     })
     .await
-    .context("the influence loading task failed")
+    .context("the influence loading task failed")?;
+    Ok((tracker, checkpoints, store))
 }
 
 /// Opens the index writer on a new [`BackgroundThread`], where every later writer call runs

@@ -58,22 +58,31 @@ struct Saved {
     tracker: Vec<u8>,
 }
 
-/// The tracker saved in `store` with the checkpoints the sources must resume from; or an
-/// empty tracker and no checkpoints (the sources then resume from the index's). A missing
-/// or unreadable snapshot is logged, never fatal.
+/// The tracker saved in the first of `stores` that holds a snapshot, with the checkpoints
+/// the sources must resume from; or an empty tracker and no checkpoints (the sources then
+/// resume from the index's). A missing or unreadable snapshot is logged, never fatal.
 pub(crate) fn load(
-    store: &Store,
+    stores: &[&Store],
     config: InfluenceConfig,
     brands: &[String],
 ) -> (InfluenceTracker, Option<BTreeMap<String, Checkpoint>>) {
     let empty = || (InfluenceTracker::new(config, brands.iter().cloned()), None);
-    let bytes = match store.get_bytes(SNAPSHOT_TABLE, SNAPSHOT_KEY) {
-        Ok(Some(bytes)) => bytes,
-        Ok(None) => return empty(),
-        Err(error) => {
-            tracing::error!(error = %error, "cannot read the influence snapshot; starting empty");
-            return empty();
+    let mut found = None;
+    for store in stores {
+        match store.get_bytes(SNAPSHOT_TABLE, SNAPSHOT_KEY) {
+            Ok(Some(bytes)) => {
+                found = Some(bytes);
+                break;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(error = %error, "cannot read the influence snapshot; starting empty");
+                return empty();
+            }
         }
+    }
+    let Some(bytes) = found else {
+        return empty();
     };
     let restored = postcard::from_bytes::<Saved>(&bytes)
         .map_err(|error| error.to_string())
@@ -378,5 +387,53 @@ async fn with_tracker<T: Send + 'static>(
             tracing::error!(error = %error, "influence tracker task failed; the stage stops");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn saved_with(source: &str) -> BTreeMap<String, Checkpoint> {
+        let checkpoint = Checkpoint {
+            source: source.to_owned(),
+            cursor: serde_json::json!({"v": 1}),
+        };
+        BTreeMap::from([(source.to_owned(), checkpoint)])
+    }
+
+    #[test]
+    fn the_snapshot_comes_from_the_first_store_holding_one() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let open = |name: &str| Store::open(&dir.path().join(name)).expect("store opens");
+        let (current, legacy) = (open("influence.redb"), open("state.redb"));
+        let config = InfluenceConfig::default();
+        let brands = ["Lumio".to_owned()];
+        let snapshot = || {
+            InfluenceTracker::new(config, brands.iter().cloned())
+                .snapshot()
+                .expect("encodes")
+        };
+        let (_, none) = load(&[&current, &legacy], config, &brands);
+        assert!(
+            none.is_none(),
+            "nothing saved: empty tracker, no checkpoints"
+        );
+
+        save(&legacy, &saved_with("old"), snapshot()).expect("saved");
+        let (_, from_legacy) = load(&[&current, &legacy], config, &brands);
+        assert_eq!(
+            from_legacy,
+            Some(saved_with("old")),
+            "an older data directory's"
+        );
+
+        save(&current, &saved_with("new"), snapshot()).expect("saved");
+        let (_, from_current) = load(&[&current, &legacy], config, &brands);
+        assert_eq!(
+            from_current,
+            Some(saved_with("new")),
+            "the newest store first"
+        );
     }
 }

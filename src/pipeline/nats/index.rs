@@ -64,7 +64,8 @@ pub(crate) async fn start(
     let alert_log = Arc::new(AlertLog::open(store.clone()).context("cannot read the alert log")?);
     // The sources are not here: the checkpoints saved with the tracker are not needed (the
     // `index` consumer's acknowledgements say where the stream resumes).
-    let (tracker, _checkpoints) = crate::pipeline::load_tracker(&store, config).await?;
+    let (tracker, _checkpoints, influence_store) =
+        crate::pipeline::load_tracker(config, &store).await?;
     let (leaderboards_tx, leaderboards_rx) = watch::channel(Arc::new(tracker.leaderboards()));
 
     let stats = Arc::new(PipelineStats::default());
@@ -94,7 +95,7 @@ pub(crate) async fn start(
     )));
     handle.push(tokio::spawn(influence_task::run(
         tracker,
-        store,
+        influence_store,
         influence_rx,
         influence_task::Outputs {
             alerts: alert_tx,
