@@ -393,15 +393,14 @@ pub(crate) async fn open_writer(
 ) -> anyhow::Result<(PostWriter, SearchIndex, BackgroundThread)> {
     let thread = BackgroundThread::start("veille-index")
         .context("cannot start the index writer's thread")?;
-    let opened = thread
+    let (writer, search) = thread
         .run({
             let index_dir = index_dir.clone();
             move || PostWriter::open(&index_dir)
         })
         .await
-        .context("the index opening task failed")?
+        .context("the index writer's thread panicked while opening the index")?
         .with_context(|| format!("cannot open the index in {}", index_dir.display()))?;
-    let (writer, search) = opened;
     Ok((writer, search, thread))
 }
 

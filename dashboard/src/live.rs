@@ -271,7 +271,7 @@ impl LiveStats {
 
 /// The sockets of one server: their counters, the signal that closes them and the thread
 /// they run on.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct LiveHub {
     pub(crate) stats: Arc<LiveStats>,
     pub(crate) shutdown: CancellationToken,

@@ -67,22 +67,16 @@ pub(crate) fn load(
     brands: &[String],
 ) -> (InfluenceTracker, Option<BTreeMap<String, Checkpoint>>) {
     let empty = || (InfluenceTracker::new(config, brands.iter().cloned()), None);
-    let mut found = None;
-    for store in stores {
-        match store.get_bytes(SNAPSHOT_TABLE, SNAPSHOT_KEY) {
-            Ok(Some(bytes)) => {
-                found = Some(bytes);
-                break;
-            }
-            Ok(None) => {}
-            Err(error) => {
-                tracing::error!(error = %error, "cannot read the influence snapshot; starting empty");
-                return empty();
-            }
+    let first = stores
+        .iter()
+        .find_map(|store| store.get_bytes(SNAPSHOT_TABLE, SNAPSHOT_KEY).transpose());
+    let bytes = match first {
+        Some(Ok(bytes)) => bytes,
+        None => return empty(),
+        Some(Err(error)) => {
+            tracing::error!(error = %error, "cannot read the influence snapshot; starting empty");
+            return empty();
         }
-    }
-    let Some(bytes) = found else {
-        return empty();
     };
     let restored = postcard::from_bytes::<Saved>(&bytes)
         .map_err(|error| error.to_string())
@@ -149,7 +143,7 @@ pub(crate) async fn run(
             }
         };
         let publish_now = publish_due.is_none_or(|due| Instant::now() >= due);
-        let Some((batch, published)) = with_tracker(&mut slot, move |tracker| {
+        let Some((mut batch, published)) = with_tracker(&mut slot, move |tracker| {
             let batch = assign_batch(tracker, batch);
             let published = publish_now.then(|| tracker.leaderboards());
             (batch, published)
@@ -173,7 +167,6 @@ pub(crate) async fn run(
                 alerts_open = false;
             }
         }
-        let mut batch = batch;
         batch.queued = outputs.index_queue.take(batch.posts.len()).await;
         if outputs
             .index
@@ -414,14 +407,15 @@ mod tests {
                 .snapshot()
                 .expect("encodes")
         };
-        let (_, none) = load(&[&current, &legacy], config, &brands);
+        let loaded = || load(&[&current, &legacy], config, &brands).1;
+        let none = loaded();
         assert!(
             none.is_none(),
             "nothing saved: empty tracker, no checkpoints"
         );
 
         save(&legacy, &saved_with("old"), snapshot()).expect("saved");
-        let (_, from_legacy) = load(&[&current, &legacy], config, &brands);
+        let from_legacy = loaded();
         assert_eq!(
             from_legacy,
             Some(saved_with("old")),
@@ -429,7 +423,7 @@ mod tests {
         );
 
         save(&current, &saved_with("new"), snapshot()).expect("saved");
-        let (_, from_current) = load(&[&current, &legacy], config, &brands);
+        let from_current = loaded();
         assert_eq!(
             from_current,
             Some(saved_with("new")),
