@@ -245,6 +245,18 @@ pub(super) fn run(args: &InfluenceArgs) -> anyhow::Result<()> {
         );
     }
 
+    let started = Instant::now();
+    let snapshot = run.tracker.snapshot()?;
+    let encoded = started.elapsed();
+    let started = Instant::now();
+    InfluenceTracker::restore(config, [BRAND], &snapshot)?;
+    println!(
+        "snapshot: {:.1} MiB, encoded in {:.1} ms, restored in {:.1} ms",
+        mib(snapshot.len() as u64),
+        encoded.as_secs_f64() * 1e3,
+        started.elapsed().as_secs_f64() * 1e3
+    );
+
     let (exact, now) = run_exact(args, run.posts)?;
     let window_start = now - i64::from(args.window_days) * 86_400;
     let active = exact

@@ -46,6 +46,17 @@ pub use leaderboard::{BrandLeaderboard, InfluenceKind, KindBoard, Leader, Leader
 pub use profile::Observation;
 pub use snapshot::InfluenceError;
 
+/// Positions in `post.analysis.brands` of each brand's first match (a post naming a brand
+/// twice counts once).
+fn distinct_brands(post: &AnalysedPost) -> impl Iterator<Item = usize> + '_ {
+    let brands = &post.analysis.brands;
+    (0..brands.len()).filter(move |&position| {
+        !brands[..position]
+            .iter()
+            .any(|earlier| earlier.brand == brands[position].brand)
+    })
+}
+
 /// Estimated bytes per counter slot of a brand (a counter in each summary, up to two
 /// profiles with their texts and links, growth slack of the hash tables); the capacity is
 /// the budget over this. `veille bench influence` checks the estimate.
@@ -139,14 +150,8 @@ impl InfluenceTracker {
         let observation = Observation::of(&post.post);
         let count_it = post.post.change != Change::Edit;
         let mut badges = Vec::new();
-        for (position, matched) in post.analysis.brands.iter().enumerate() {
-            let brand_name = matched.brand.as_str();
-            let repeated = post.analysis.brands[..position]
-                .iter()
-                .any(|earlier| earlier.brand == brand_name);
-            if repeated {
-                continue;
-            }
+        for position in distinct_brands(post) {
+            let brand_name = post.analysis.brands[position].brand.as_str();
             let Some(brand) = self.brands.iter_mut().find(|b| b.name == brand_name) else {
                 continue;
             };
@@ -158,6 +163,39 @@ impl InfluenceTracker {
             badges.extend(earned.into_iter().map(|earned| badge(brand_name, earned)));
         }
         post.analysis.influence = badges;
+    }
+
+    /// [`InfluenceTracker::assign`] in two steps, for when the tracker is shared read-only
+    /// for a while (while a snapshot is encoded): sets the badges the author holds before
+    /// this post is counted, without counting it; [`InfluenceTracker::count_post`] counts it
+    /// later. The badges differ from `assign`'s only when this very post would move its
+    /// author into or out of a set, or change their rank.
+    pub fn assign_uncounted(&self, post: &mut AnalysedPost) {
+        let observation = Observation::of(&post.post);
+        let mut badges = Vec::new();
+        for position in distinct_brands(post) {
+            let brand_name = post.analysis.brands[position].brand.as_str();
+            if let Some(brand) = self.brands.iter().find(|b| b.name == brand_name) {
+                let earned = brand.badges_of(&observation);
+                badges.extend(earned.into_iter().map(|earned| badge(brand_name, earned)));
+            }
+        }
+        post.analysis.influence = badges;
+    }
+
+    /// Counts an analysed post as [`InfluenceTracker::assign`] would (edits are not counted),
+    /// leaving its badges as they are.
+    pub fn count_post(&mut self, post: &AnalysedPost) {
+        if post.post.change == Change::Edit {
+            return;
+        }
+        let observation = Observation::of(&post.post);
+        for position in distinct_brands(post) {
+            let brand_name = post.analysis.brands[position].brand.as_str();
+            if let Some(brand) = self.brands.iter_mut().find(|b| b.name == brand_name) {
+                brand.count(&observation);
+            }
+        }
     }
 
     /// Counts one post about `brands` and returns its author's badges (the hot path,

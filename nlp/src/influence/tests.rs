@@ -201,17 +201,16 @@ fn a_profile_url_links_an_author_across_sources() {
     );
 }
 
-#[test]
-fn edits_are_not_counted_twice_but_keep_their_badges() {
+/// An analysed post by `author` (X id) naming the brand `matches` times.
+fn analysed(author: &str, followers: u64, at: i64, matches: usize) -> crate::AnalysedPost {
     use crate::analysis::{AnalysedPost, Analysis, BrandMatch, Sentiment, SentimentLabel};
-    let mut tracker = tracker(100);
     let author = collector::Author {
-        id: "9".to_owned(),
-        followers: Some(5_000),
+        id: author.to_owned(),
+        followers: Some(followers),
         ..collector::Author::default()
     };
-    let at = chrono::DateTime::from_timestamp(START, 0).expect("valid time");
-    let mut analysed = AnalysedPost {
+    let at = chrono::DateTime::from_timestamp(at, 0).expect("valid time");
+    AnalysedPost {
         post: collector::Post {
             id: collector::PostId::from_raw("x:1"),
             source: SourceKind::X,
@@ -232,7 +231,7 @@ fn edits_are_not_counted_twice_but_keep_their_badges() {
                     brand: BRAND.to_owned(),
                     matched: "lumio".to_owned(),
                 };
-                2
+                matches
             ],
             categories: Default::default(),
             sentiment: Sentiment {
@@ -243,7 +242,13 @@ fn edits_are_not_counted_twice_but_keep_their_badges() {
             privacy: Default::default(),
             influence: Vec::new(),
         },
-    };
+    }
+}
+
+#[test]
+fn edits_are_not_counted_twice_but_keep_their_badges() {
+    let mut tracker = tracker(100);
+    let mut analysed = analysed("9", 5_000, START, 2);
     tracker.assign(&mut analysed);
     let kinds: Vec<&str> = analysed
         .analysis
@@ -328,6 +333,32 @@ fn to_posts(stream: &[(u8, u64, Option<u8>)]) -> Vec<Post> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn badging_then_counting_ends_where_assign_does(
+        stream in stream(),
+        edits in prop::collection::vec(any::<bool>(), 60),
+    ) {
+        let mut whole = tracker(8);
+        let mut split = tracker(8);
+        for (position, (author, followers, _)) in stream.iter().enumerate() {
+            let at = START + position as i64 * 3_600;
+            let mut post = analysed(&format!("a{author}"), *followers, at, 1 + position % 2);
+            if edits[position] {
+                post.post.change = Change::Edit;
+            }
+            let mut early = post.clone();
+            split.assign_uncounted(&mut early);
+            prop_assert_eq!(
+                &early.analysis.influence,
+                &whole.badges(&Observation::of(&post.post), &[BRAND]),
+                "the badges held before the post is counted"
+            );
+            split.count_post(&early);
+            whole.assign(&mut post);
+        }
+        prop_assert_eq!(split.snapshot().expect("encodes"), whole.snapshot().expect("encodes"));
+    }
 
     #[test]
     fn more_followers_never_lowers_a_connector_score(
