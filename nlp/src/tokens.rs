@@ -23,7 +23,6 @@
 //!   spelling always share their stem.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::ops::Range;
 
 use compact_str::CompactString;
@@ -36,6 +35,7 @@ use tokenizers::{
 };
 
 use crate::error::NlpError;
+use crate::fasthash::CacheMap;
 
 mod chars;
 
@@ -124,7 +124,7 @@ pub fn stem_algorithm(language: &str) -> Algorithm {
 
 thread_local! {
     /// Stems already computed by this thread, for English and for French.
-    static STEMS: RefCell<[HashMap<CompactString, CompactString>; 2]> =
+    static STEMS: RefCell<[CacheMap<CompactString, CompactString>; 2]> =
         RefCell::new(Default::default());
 }
 

@@ -25,8 +25,10 @@
 
 use std::cell::RefCell;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
+use crate::fasthash::CacheMap;
 use crate::sentiment;
 use crate::tokens::{Token, TokenKind};
 
@@ -153,11 +155,18 @@ impl Sink<'_> {
     }
 
     fn push(&mut self, hash: u64, value: f32) {
-        // Fold the high bits in: FNV's low bits alone mix poorly.
-        let mixed = hash ^ (hash >> 29) ^ (hash >> 47);
+        self.push_mixed(mix(hash), value);
+    }
+
+    fn push_mixed(&mut self, mixed: u64, value: f32) {
         let bucket = u32::try_from(mixed & self.mask).unwrap_or(0);
         self.out.push((bucket, value));
     }
+}
+
+/// Folds the high bits of a hash in: FNV's low bits alone mix poorly.
+fn mix(hash: u64) -> u64 {
+    hash ^ (hash >> 29) ^ (hash >> 47)
 }
 
 /// The key a token contributes as a word, if any.
@@ -208,7 +217,6 @@ pub fn extract(
     let mut previous: Option<&str> = None;
     let mut exclamations = 0u32;
     let mut questions = 0u32;
-    let mut char_buffer: Vec<u8> = Vec::new();
     let by_language = config.language_words && language != crate::language::UNDETERMINED;
     if by_language {
         sink.add_pair(Space::Signal, b"language", language.as_bytes(), 1.0);
@@ -249,7 +257,7 @@ pub fn extract(
         }
         if token.kind == TokenKind::Word {
             if config.char_max > 0 {
-                add_char_grams(config, &token.folded, &mut char_buffer, &mut sink);
+                add_char_grams(config, &token.folded, &mut sink);
             }
             if token.elongated {
                 sink.add(Space::Signal, b"elongated", 1.0);
@@ -328,18 +336,69 @@ fn add_prior_sentiment(
     }
 }
 
-/// Character n-grams of one folded word, with `<` and `>` marking its ends. The grams
-/// starting at one character are hashed incrementally (FNV-1a is a left fold, so each
-/// longer gram continues the shorter one's hash): the same hashes as hashing each alone.
-fn add_char_grams(config: &FeatureConfig, word: &str, buffer: &mut Vec<u8>, sink: &mut Sink<'_>) {
+/// Distinct words whose character n-grams a thread keeps, per n-gram length range, before
+/// it empties its cache.
+const GRAM_CACHE_WORDS: usize = 20_000;
+
+/// Each word's n-gram hashes.
+type WordGrams = CacheMap<CompactString, Box<[u32]>>;
+
+/// A thread's character n-grams of the words it has seen: the low 32 bits of their mixed
+/// hashes (before the mask, at most 24 bits wide, so one entry serves models of any width),
+/// per `(char_min, char_max)`. They are a pure
+/// function of the word, and most words recur from post to post.
+#[derive(Default)]
+struct GramCache {
+    ranges: Vec<((u8, u8), WordGrams)>,
+    /// The word with its boundary marks, reused.
+    buffer: Vec<u8>,
+}
+
+thread_local! {
+    static GRAMS: RefCell<GramCache> = RefCell::new(GramCache::default());
+}
+
+/// The character n-grams of one folded word ([`gram_hashes`]), from this thread's cache.
+fn add_char_grams(config: &FeatureConfig, word: &str, sink: &mut Sink<'_>) {
+    let range = (config.char_min.max(1), config.char_max);
+    GRAMS.with_borrow_mut(|cache| {
+        let GramCache { ranges, buffer } = cache;
+        let words = match ranges.iter().position(|(kept, _)| *kept == range) {
+            Some(at) => &mut ranges[at].1,
+            None => {
+                ranges.push((range, CacheMap::default()));
+                let last = ranges.len() - 1;
+                &mut ranges[last].1
+            }
+        };
+        if let Some(hashes) = words.get(word) {
+            for &mixed in hashes.iter() {
+                sink.push_mixed(u64::from(mixed), 1.0);
+            }
+            return;
+        }
+        let mut hashes = Vec::new();
+        gram_hashes(range, word, buffer, &mut hashes);
+        for &mixed in &hashes {
+            sink.push_mixed(u64::from(mixed), 1.0);
+        }
+        if words.len() >= GRAM_CACHE_WORDS {
+            words.clear();
+        }
+        words.insert(CompactString::from(word), hashes.into_boxed_slice());
+    });
+}
+
+/// The mixed hashes (low 32 bits) of the character n-grams (`min..=max` characters) of one folded word,
+/// with `<` and `>` marking its ends, into `hashes`. The grams starting at one character
+/// are hashed incrementally (FNV-1a is a left fold, so each longer gram continues the
+/// shorter one's hash): the same hashes as hashing each alone.
+fn gram_hashes((min, max): (u8, u8), word: &str, buffer: &mut Vec<u8>, hashes: &mut Vec<u32>) {
     buffer.clear();
     buffer.push(b'<');
     buffer.extend_from_slice(word.as_bytes());
     buffer.push(b'>');
-    let (min, max) = (
-        usize::from(config.char_min.max(1)),
-        usize::from(config.char_max),
-    );
+    let (min, max) = (usize::from(min), usize::from(max));
     let space = fnv(FNV_OFFSET, &[Space::Char as u8]);
     let is_start = |at: usize| (buffer[at] & 0xC0) != 0x80;
     // Start n-grams on character boundaries only.
@@ -358,7 +417,8 @@ fn add_char_grams(config: &FeatureConfig, word: &str, buffer: &mut Vec<u8>, sink
             at = end;
             // The whole word is already a word feature.
             if length >= min && !(start == 0 && end == buffer.len()) {
-                sink.push(hash, 1.0);
+                // Truncation intended: masks keep at most the low 24 bits.
+                hashes.push(mix(hash) as u32);
             }
         }
     }
@@ -585,5 +645,38 @@ mod tests {
         let config = FeatureConfig::default();
         // Would panic on a slice inside a character.
         assert!(!features("résiliation 日本語 ça", &config).is_empty());
+    }
+
+    #[test]
+    fn cached_character_grams_are_the_grams_of_a_fresh_thread() {
+        let text = "Sooo slow again, the résiliation takes forever";
+        let configs = [
+            FeatureConfig::default(),
+            FeatureConfig {
+                char_min: 3,
+                char_max: 4,
+                ..FeatureConfig::default()
+            },
+            FeatureConfig {
+                bits: 12,
+                ..FeatureConfig::default()
+            },
+        ];
+        let fresh: Vec<SparseVector> = configs
+            .iter()
+            .map(|config| {
+                let config = *config;
+                std::thread::spawn(move || features(text, &config))
+                    .join()
+                    .expect("extraction runs")
+            })
+            .collect();
+        // One thread, its cache filled by each configuration in turn, twice over.
+        for _ in 0..2 {
+            for (config, expected) in configs.iter().zip(&fresh) {
+                assert_eq!(&features(text, config), expected);
+            }
+        }
+        assert_ne!(fresh[0], fresh[1], "the n-gram range matters");
     }
 }

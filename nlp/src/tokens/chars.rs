@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::ops::Range;
 
 use compact_str::CompactString;
@@ -11,12 +10,14 @@ use compact_str::CompactString;
 use tokenizers::normalizers::{NFD, NFKC, StripAccents};
 use tokenizers::{NormalizedString, Normalizer};
 
+use crate::fasthash::CacheMap;
+
 /// Distinct texts a thread's fold and stem caches hold before they are emptied.
 pub(super) const CACHE_CAPACITY: usize = 20_000;
 
 thread_local! {
     /// Folded forms of non-ASCII texts already seen by this thread.
-    static FOLDED: RefCell<HashMap<CompactString, CompactString>> = RefCell::new(HashMap::new());
+    static FOLDED: RefCell<CacheMap<CompactString, CompactString>> = RefCell::new(CacheMap::default());
 }
 
 /// Removes accents (`é` → `e`, `œ` → `oe`) with the NFD and StripAccents normalizers;
