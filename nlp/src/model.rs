@@ -10,6 +10,7 @@
 //! same text always gets the same label; a saved and reloaded model predicts exactly what
 //! it did before saving.
 
+mod bucket_set;
 pub mod features;
 pub mod featurizer;
 pub mod format;

@@ -28,6 +28,7 @@ use std::cell::RefCell;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
+use super::bucket_set::BucketSet;
 use crate::fasthash::CacheMap;
 use crate::sentiment;
 use crate::tokens::{Token, TokenKind};
@@ -424,78 +425,36 @@ fn gram_hashes((min, max): (u8, u8), word: &str, buffer: &mut Vec<u8>, hashes: &
     }
 }
 
-/// Vectors shorter than this are sorted by comparisons, longer ones by [`sort_by_bucket`]'s
-/// radix passes.
-const RADIX_SORT_MIN: usize = 64;
-
 thread_local! {
-    /// The second buffer of the radix sort, reused from post to post.
-    static SCRATCH: RefCell<(SparseVector, Vec<u32>)> =
-        const { RefCell::new((Vec::new(), Vec::new())) };
-}
-
-/// Sorts `items` by bucket (buckets below `2^bits`): a least-significant-digit radix sort
-/// in as few passes of at most 11 bits as the width needs (two for 2^18 buckets), with
-/// every pass's counts taken in one read, ping-ponging with `scratch`. Equal buckets may come
-/// in any order, which the merge of repeats does not see (it keeps the largest value).
-/// Unlike a comparison sort on the few hundred features of a post, it has no
-/// unpredictable branches.
-fn sort_by_bucket(
-    items: &mut SparseVector,
-    scratch: &mut SparseVector,
-    counts: &mut Vec<u32>,
-    bits: u32,
-) {
-    const MAX_DIGIT_BITS: u32 = 11;
-    if items.len() < RADIX_SORT_MIN {
-        items.sort_unstable_by_key(|&(bucket, _)| bucket);
-        return;
-    }
-    let passes = bits.div_ceil(MAX_DIGIT_BITS).clamp(1, 3) as usize;
-    let width = bits.div_ceil(passes as u32);
-    let mask = (1u32 << width) - 1;
-    let digits = 1usize << width;
-    counts.clear();
-    counts.resize(passes * digits, 0);
-    for &(bucket, _) in items.iter() {
-        for pass in 0..passes {
-            let digit = ((bucket >> (width * pass as u32)) & mask) as usize;
-            if let Some(count) = counts.get_mut(pass * digits + digit) {
-                *count += 1;
-            }
-        }
-    }
-    scratch.clear();
-    scratch.resize(items.len(), (0, 0.0));
-    for (pass, starts) in counts.chunks_exact_mut(digits).enumerate() {
-        let mut total = 0;
-        for start in starts.iter_mut() {
-            let count = *start;
-            *start = total;
-            total += count;
-        }
-        let shift = width * pass as u32;
-        for &item in items.iter() {
-            let slot = &mut starts[((item.0 >> shift) & mask) as usize];
-            if let Some(target) = scratch.get_mut(*slot as usize) {
-                *target = item;
-            }
-            *slot += 1;
-        }
-        std::mem::swap(items, scratch);
-    }
+    /// The bucket set, its members and the graded features of [`finish`], reused from post
+    /// to post.
+    static FINISHING: RefCell<(BucketSet, Vec<u32>, SparseVector)> =
+        RefCell::new(Default::default());
 }
 
 /// Sorts, merges repeats (binary presence, except graded signals keep their value),
 /// applies IDF and L2-normalises.
 fn finish(out: &mut SparseVector, idf: Option<&[f32]>, bits: u32) {
-    SCRATCH.with_borrow_mut(|(scratch, counts)| sort_by_bucket(out, scratch, counts, bits));
-    out.dedup_by(|later, kept| {
-        if later.0 == kept.0 {
-            kept.1 = kept.1.max(later.1);
-            true
-        } else {
-            false
+    FINISHING.with_borrow_mut(|(set, members, graded)| {
+        set.reserve(bits);
+        graded.clear();
+        for &(bucket, value) in out.iter() {
+            if value == 1.0 {
+                set.insert(bucket);
+            } else {
+                graded.push((bucket, value));
+            }
+        }
+        members.clear();
+        set.drain_into(members);
+        out.clear();
+        out.extend(members.iter().map(|&bucket| (bucket, 1.0)));
+        // The few graded signals: a repeated bucket keeps its largest value.
+        for &(bucket, value) in graded.iter() {
+            match out.binary_search_by_key(&bucket, |&(kept, _)| kept) {
+                Ok(at) => out[at].1 = out[at].1.max(value),
+                Err(at) => out.insert(at, (bucket, value)),
+            }
         }
     });
     if let Some(idf) = idf {
@@ -526,31 +485,6 @@ mod tests {
         let mut out = Vec::new();
         extract(config, text, &tokens, "en", None, &mut out);
         out
-    }
-
-    #[test]
-    fn the_radix_sort_orders_like_a_comparison_sort() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let (mut scratch, mut counts) = (Vec::new(), Vec::new());
-        for (length, bits) in [(0, 18), (10, 18), (63, 8), (64, 18), (500, 18), (900, 24)] {
-            let items: SparseVector = (0..length)
-                .map(|_| {
-                    let bucket = (next() % (1 << bits)) as u32;
-                    (bucket, 1.0)
-                })
-                .collect();
-            let mut radix = items.clone();
-            sort_by_bucket(&mut radix, &mut scratch, &mut counts, bits);
-            let mut expected = items;
-            expected.sort_unstable_by_key(|&(bucket, _)| bucket);
-            assert_eq!(radix, expected, "{length} items, {bits} bits");
-        }
     }
 
     #[test]
