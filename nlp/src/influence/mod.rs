@@ -3,9 +3,11 @@
 //! **mass mavens** (the fewest who make that share of the brand-relevant posts, weighted by
 //! expertise), live, and says why each author is one.
 //!
-//! In: analysed posts, in stream order ([`InfluenceTracker::assign`]). Out: the post's
-//! [`InfluenceBadge`]s (per brand and kind, with rank, score and explanation), and
-//! [`Leaderboards`] of the leading members of each set.
+//! In: analysed posts, in stream order ([`InfluenceTracker::assign`], or its two halves
+//! [`InfluenceTracker::assign_uncounted`] and [`InfluenceTracker::count_post`] while the
+//! tracker is shared read-only for a snapshot). Out: the post's [`InfluenceBadge`]s (per
+//! brand and kind, with rank, score and explanation), and [`Leaderboards`] of the leading
+//! members of each set.
 //!
 //! The tracker is stateful and must run once (one task owns it). Promises:
 //! * **bounded memory**: per brand, two Space-Saving summaries ([`space_saving`]) of a

@@ -346,8 +346,8 @@ type WordGrams = CacheMap<CompactString, Box<[u32]>>;
 
 /// A thread's character n-grams of the words it has seen: the low 32 bits of their mixed
 /// hashes (before the mask, at most 24 bits wide, so one entry serves models of any width),
-/// per `(char_min, char_max)`. They are a pure
-/// function of the word, and most words recur from post to post.
+/// per `(char_min, char_max)`. They are a pure function of the word, and most words recur
+/// from post to post.
 #[derive(Default)]
 struct GramCache {
     ranges: Vec<((u8, u8), WordGrams)>,
@@ -390,10 +390,10 @@ fn add_char_grams(config: &FeatureConfig, word: &str, sink: &mut Sink<'_>) {
     });
 }
 
-/// The mixed hashes (low 32 bits) of the character n-grams (`min..=max` characters) of one folded word,
-/// with `<` and `>` marking its ends, into `hashes`. The grams starting at one character
-/// are hashed incrementally (FNV-1a is a left fold, so each longer gram continues the
-/// shorter one's hash): the same hashes as hashing each alone.
+/// The mixed hashes (low 32 bits) of the character n-grams (`min..=max` characters) of one
+/// folded word, with `<` and `>` marking its ends, into `hashes`. The grams starting at one
+/// character are hashed incrementally (FNV-1a is a left fold, so each longer gram continues
+/// the shorter one's hash): the same hashes as hashing each alone.
 fn gram_hashes((min, max): (u8, u8), word: &str, buffer: &mut Vec<u8>, hashes: &mut Vec<u32>) {
     buffer.clear();
     buffer.push(b'<');
