@@ -14,6 +14,7 @@
 //! Writing is synchronous (tantivy's writer is); callers run it on a blocking thread.
 
 pub mod error;
+mod label_counts;
 pub mod retention;
 pub mod schema;
 pub mod search;

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use collector::{PostId, SourceKind};
 use nlp::{AnalysedPost, SentimentLabel};
 use serde::{Deserialize, Serialize};
-use tantivy::collector::{Count, FacetCollector, FacetCounts, TopDocs};
+use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, QueryParserError,
     RangeQuery, TermQuery,
@@ -33,6 +33,7 @@ use tantivy::{
 };
 
 use crate::error::IndexError;
+use crate::label_counts::LabelCounts;
 use crate::schema::{
     self, FACET_AXIS, FACET_BRAND, FACET_LANGUAGE, FACET_SENTIMENT, FACET_SOURCE, Fields,
 };
@@ -360,13 +361,15 @@ impl SearchIndex {
             ("brand", FACET_BRAND),
         ];
         let axes = self.axis_names(searcher)?;
-        let mut facet_collector = FacetCollector::for_field("labels");
-        for (_, root) in roots {
-            facet_collector.add_facet(Facet::from_path([root]));
-        }
-        for axis in &axes {
-            facet_collector.add_facet(Facet::from_path([FACET_AXIS, axis.as_str()]));
-        }
+        let parents: Vec<Facet> = roots
+            .iter()
+            .map(|(_, root)| Facet::from_path([*root]))
+            .chain(
+                axes.iter()
+                    .map(|axis| Facet::from_path([FACET_AXIS, axis.as_str()])),
+            )
+            .collect();
+        let facet_collector = LabelCounts::new("labels", &parents);
         // A page of 0 still needs a collector in the tuple: ask for one hit, keep none.
         let top = TopDocs::with_limit(page.limit.max(1)).and_offset(page.offset);
         let (total, scored, counts) = if has_text {
@@ -396,15 +399,13 @@ impl SearchIndex {
             });
         }
 
+        let mut counts = counts.into_iter();
         let mut facets = BTreeMap::new();
-        for (key, root) in roots {
-            facets.insert(
-                key.to_string(),
-                children(&counts, &Facet::from_path([root])),
-            );
+        for (key, _) in roots {
+            facets.insert(key.to_string(), children(counts.next()));
         }
         for axis in axes {
-            let categories = children(&counts, &Facet::from_path([FACET_AXIS, axis.as_str()]));
+            let categories = children(counts.next());
             // Only the axes seen among the matching posts.
             if !categories.is_empty() {
                 facets.insert(axis, categories);
@@ -454,17 +455,12 @@ impl SearchIndex {
 /// What one pass over the matches gives: total, page, facet counts.
 type Collected = (usize, Vec<SearchHit>, BTreeMap<String, Vec<FacetCount>>);
 
-/// The direct children of `parent` with their counts, highest count first.
-fn children(counts: &FacetCounts, parent: &Facet) -> Vec<FacetCount> {
+/// A parent's children with their counts, highest count first.
+fn children(counts: Option<BTreeMap<String, u64>>) -> Vec<FacetCount> {
     let mut values: Vec<FacetCount> = counts
-        .get(parent.clone())
-        .filter_map(|(facet, count)| {
-            let path = facet.to_path();
-            path.last().map(|value| FacetCount {
-                value: (*value).to_string(),
-                count,
-            })
-        })
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(value, count)| FacetCount { value, count })
         .collect();
     values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
     values
