@@ -62,6 +62,8 @@ pub(crate) struct SegmentLabelCounts {
     slot_of: Vec<u32>,
     /// Per slot: the parent, the child's name, the count, and the last document counted.
     slots: Vec<Slot>,
+    /// How many parents are counted.
+    parents: usize,
     /// A document's ordinals, reused.
     buffer: Vec<u64>,
 }
@@ -89,33 +91,30 @@ impl Collector for LabelCounts {
         let mut slots: Vec<Slot> = Vec::new();
         let mut by_child: BTreeMap<(usize, Vec<u8>), u32> = BTreeMap::new();
         if let Some(column) = &column {
+            // The whole dictionary, in order: the n-th term has ordinal n.
             let mut terms = column.dictionary().stream()?;
             while terms.advance() {
-                let ord = usize::try_from(terms.term_ord()).unwrap_or(usize::MAX);
-                if slot_of.len() <= ord {
-                    slot_of.resize(ord.saturating_add(1), NO_SLOT);
-                }
-                let Some((parent, child)) = self.child_of(terms.key()) else {
-                    continue;
-                };
-                let slot = *by_child.entry((parent, child.to_vec())).or_insert_with(|| {
-                    slots.push(Slot {
-                        parent,
-                        child: String::from_utf8_lossy(child).into_owned(),
-                        count: 0,
-                        last_doc: DocId::MAX,
+                let slot = self
+                    .child_of(terms.key())
+                    .map_or(NO_SLOT, |(parent, child)| {
+                        *by_child.entry((parent, child.to_vec())).or_insert_with(|| {
+                            slots.push(Slot {
+                                parent,
+                                child: String::from_utf8_lossy(child).into_owned(),
+                                count: 0,
+                                last_doc: DocId::MAX,
+                            });
+                            u32::try_from(slots.len() - 1).unwrap_or(NO_SLOT)
+                        })
                     });
-                    u32::try_from(slots.len() - 1).unwrap_or(NO_SLOT)
-                });
-                if let Some(entry) = slot_of.get_mut(ord) {
-                    *entry = slot;
-                }
+                slot_of.push(slot);
             }
         }
         Ok(SegmentLabelCounts {
             ords: column.map(|column| column.ords().clone()),
             slot_of,
             slots,
+            parents: self.parents.len(),
             buffer: Vec::new(),
         })
     }
@@ -127,11 +126,9 @@ impl Collector for LabelCounts {
     fn merge_fruits(&self, fruits: Vec<ChildCounts>) -> tantivy::Result<ChildCounts> {
         let mut merged: ChildCounts = vec![BTreeMap::new(); self.parents.len()];
         for fruit in fruits {
-            for (parent, children) in fruit.into_iter().enumerate() {
-                if let Some(into) = merged.get_mut(parent) {
-                    for (child, count) in children {
-                        *into.entry(child).or_insert(0) += count;
-                    }
+            for (into, children) in merged.iter_mut().zip(fruit) {
+                for (child, count) in children {
+                    *into.entry(child).or_insert(0) += count;
                 }
             }
         }
@@ -170,13 +167,7 @@ impl SegmentCollector for SegmentLabelCounts {
     }
 
     fn harvest(self) -> ChildCounts {
-        let parents = self
-            .slots
-            .iter()
-            .map(|slot| slot.parent + 1)
-            .max()
-            .unwrap_or(0);
-        let mut counts: ChildCounts = vec![BTreeMap::new(); parents];
+        let mut counts: ChildCounts = vec![BTreeMap::new(); self.parents];
         for slot in self.slots {
             if slot.count > 0
                 && let Some(children) = counts.get_mut(slot.parent)

@@ -667,20 +667,12 @@ mod tests {
             "nothing saved: empty tracker, no checkpoints"
         );
 
-        save(&legacy, &saved_with("old"), snapshot()).expect("saved");
-        let from_legacy = loaded();
-        assert_eq!(
-            from_legacy,
-            Some(saved_with("old")),
-            "an older data directory's"
-        );
-
-        save(&current, &saved_with("new"), snapshot()).expect("saved");
-        let from_current = loaded();
-        assert_eq!(
-            from_current,
-            Some(saved_with("new")),
-            "the newest store first"
-        );
+        for (store, source, why) in [
+            (&legacy, "old", "an older data directory's"),
+            (&current, "new", "the newest store first"),
+        ] {
+            save(store, &saved_with(source), snapshot()).expect("saved");
+            assert_eq!(loaded(), Some(saved_with(source)), "{why}");
+        }
     }
 }

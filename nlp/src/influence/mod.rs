@@ -48,15 +48,19 @@ pub use leaderboard::{BrandLeaderboard, InfluenceKind, KindBoard, Leader, Leader
 pub use profile::Observation;
 pub use snapshot::InfluenceError;
 
-/// Positions in `post.analysis.brands` of each brand's first match (a post naming a brand
-/// twice counts once).
-fn distinct_brands(post: &AnalysedPost) -> impl Iterator<Item = usize> + '_ {
+/// The brands `post` names, each once (a post naming a brand twice counts once), in the
+/// order of their first match.
+fn distinct_brands(post: &AnalysedPost) -> impl Iterator<Item = &str> + '_ {
     let brands = &post.analysis.brands;
-    (0..brands.len()).filter(move |&position| {
-        !brands[..position]
-            .iter()
-            .any(|earlier| earlier.brand == brands[position].brand)
-    })
+    brands
+        .iter()
+        .enumerate()
+        .filter_map(move |(position, matched)| {
+            let first = !brands[..position]
+                .iter()
+                .any(|earlier| earlier.brand == matched.brand);
+            first.then_some(matched.brand.as_str())
+        })
 }
 
 /// Estimated bytes per counter slot of a brand (a counter in each summary, up to two
@@ -152,8 +156,7 @@ impl InfluenceTracker {
         let observation = Observation::of(&post.post);
         let count_it = post.post.change != Change::Edit;
         let mut badges = Vec::new();
-        for position in distinct_brands(post) {
-            let brand_name = post.analysis.brands[position].brand.as_str();
+        for brand_name in distinct_brands(post) {
             let Some(brand) = self.brands.iter_mut().find(|b| b.name == brand_name) else {
                 continue;
             };
@@ -175,8 +178,7 @@ impl InfluenceTracker {
     pub fn assign_uncounted(&self, post: &mut AnalysedPost) {
         let observation = Observation::of(&post.post);
         let mut badges = Vec::new();
-        for position in distinct_brands(post) {
-            let brand_name = post.analysis.brands[position].brand.as_str();
+        for brand_name in distinct_brands(post) {
             if let Some(brand) = self.brands.iter().find(|b| b.name == brand_name) {
                 let earned = brand.badges_of(&observation);
                 badges.extend(earned.into_iter().map(|earned| badge(brand_name, earned)));
@@ -192,8 +194,7 @@ impl InfluenceTracker {
             return;
         }
         let observation = Observation::of(&post.post);
-        for position in distinct_brands(post) {
-            let brand_name = post.analysis.brands[position].brand.as_str();
+        for brand_name in distinct_brands(post) {
             if let Some(brand) = self.brands.iter_mut().find(|b| b.name == brand_name) {
                 brand.count(&observation);
             }

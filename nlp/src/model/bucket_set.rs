@@ -57,14 +57,14 @@ impl BucketSet {
         }
     }
 
-    /// Appends the members to `out` in increasing order and empties the set.
-    pub(crate) fn drain_into(&mut self, out: &mut Vec<u32>) {
+    /// Hands every member to `each` in increasing order and empties the set.
+    pub(crate) fn drain(&mut self, mut each: impl FnMut(u32)) {
         let top = self.levels.len().saturating_sub(1);
-        self.drain_word(top, 0, out);
+        self.drain_word(top, 0, &mut each);
     }
 
     /// Drains word `index` of level `level` and, below it, every word it flags.
-    fn drain_word(&mut self, level: usize, index: usize, out: &mut Vec<u32>) {
+    fn drain_word(&mut self, level: usize, index: usize, each: &mut impl FnMut(u32)) {
         let Some(word) = self
             .levels
             .get_mut(level)
@@ -74,7 +74,7 @@ impl BucketSet {
         };
         let mut bits = std::mem::take(word);
         if level == 0 {
-            push_members(index, bits, out);
+            members(index, bits, each);
             return;
         }
         if level == 1 {
@@ -86,7 +86,7 @@ impl BucketSet {
                 let child = index * WORD_BITS + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
                 if let Some(word) = bitmap.get_mut(child) {
-                    push_members(child, std::mem::take(word), out);
+                    members(child, std::mem::take(word), each);
                 }
             }
             return;
@@ -94,16 +94,16 @@ impl BucketSet {
         while bits != 0 {
             let child = index * WORD_BITS + bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            self.drain_word(level - 1, child, out);
+            self.drain_word(level - 1, child, each);
         }
     }
 }
 
-/// Appends the buckets of bitmap word `index` holding `bits`, in order.
-fn push_members(index: usize, mut bits: u64, out: &mut Vec<u32>) {
+/// Hands `each` the buckets of bitmap word `index` holding `bits`, in order.
+fn members(index: usize, mut bits: u64, each: &mut impl FnMut(u32)) {
     let base = u32::try_from(index * WORD_BITS).unwrap_or(u32::MAX);
     while bits != 0 {
-        out.push(base | bits.trailing_zeros());
+        each(base | bits.trailing_zeros());
         bits &= bits - 1;
     }
 }
@@ -130,7 +130,7 @@ mod tests {
                 expected.sort_unstable();
                 expected.dedup();
                 let mut out = Vec::new();
-                set.drain_into(&mut out);
+                set.drain(|bucket| out.push(bucket));
                 prop_assert_eq!(out, expected);
             }
             prop_assert!(set.levels.iter().flatten().all(|&word| word == 0));
@@ -151,7 +151,7 @@ mod tests {
         set.insert(3);
         set.insert(1 << 21); // out of range: ignored
         let mut out = Vec::new();
-        set.drain_into(&mut out);
+        set.drain(|bucket| out.push(bucket));
         assert_eq!(out, [3, (1 << 20) - 1]);
     }
 }

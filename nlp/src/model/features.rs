@@ -426,16 +426,14 @@ fn gram_hashes((min, max): (u8, u8), word: &str, buffer: &mut Vec<u8>, hashes: &
 }
 
 thread_local! {
-    /// The bucket set, its members and the graded features of [`finish`], reused from post
-    /// to post.
-    static FINISHING: RefCell<(BucketSet, Vec<u32>, SparseVector)> =
-        RefCell::new(Default::default());
+    /// The bucket set and the graded features of [`finish`], reused from post to post.
+    static FINISHING: RefCell<(BucketSet, SparseVector)> = RefCell::new(Default::default());
 }
 
 /// Sorts, merges repeats (binary presence, except graded signals keep their value),
 /// applies IDF and L2-normalises.
 fn finish(out: &mut SparseVector, idf: Option<&[f32]>, bits: u32) {
-    FINISHING.with_borrow_mut(|(set, members, graded)| {
+    FINISHING.with_borrow_mut(|(set, graded)| {
         set.reserve(bits);
         graded.clear();
         for &(bucket, value) in out.iter() {
@@ -445,10 +443,8 @@ fn finish(out: &mut SparseVector, idf: Option<&[f32]>, bits: u32) {
                 graded.push((bucket, value));
             }
         }
-        members.clear();
-        set.drain_into(members);
         out.clear();
-        out.extend(members.iter().map(|&bucket| (bucket, 1.0)));
+        set.drain(|bucket| out.push((bucket, 1.0)));
         // The few graded signals: a repeated bucket keeps its largest value.
         for &(bucket, value) in graded.iter() {
             match out.binary_search_by_key(&bucket, |&(kept, _)| kept) {
