@@ -37,6 +37,8 @@ pub struct Dataset {
     pub labels: Vec<String>,
     /// Weight of each example (its source's `--source-weight`, 1 by default).
     pub weights: Vec<f32>,
+    /// Which source (0 for the first, in reading order) each example came from.
+    pub sources: Vec<usize>,
     /// Rows left out because their label was empty.
     pub skipped: usize,
 }
@@ -76,6 +78,7 @@ impl Dataset {
             for slot in &mut dataset.weights[before..] {
                 *slot = weight;
             }
+            dataset.sources.resize(dataset.len(), index);
             eprintln!(
                 "read {} examples from {}",
                 dataset.len() - before,

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use nlp::feedback::{CORRECTIONS_TABLE, Correction};
+use nlp::model::features::add_domain_copy;
 use nlp::model::train::{self, Example, TrainConfig};
 use nlp::model::{FeatureConfig, Featurizer};
 
@@ -133,6 +134,12 @@ pub struct TrainArgs {
     /// model learnt from 47,000 tweets to a model trained on fewer posts of one domain.
     #[arg(long, default_value_t = 0)]
     pub prior_sentiment: u8,
+    /// Every source after the first also trains a correction of its own ("frustratingly
+    /// easy" domain adaptation), with this scale (0: none): what is peculiar to an
+    /// auxiliary source (TweetEval added to airline posts) stays out of the shared weights
+    /// the model predicts with.
+    #[arg(long, default_value_t = 0.0)]
+    pub source_corrections: f32,
     /// Do not weigh classes by inverse frequency.
     #[arg(long)]
     pub no_balance: bool,
@@ -169,7 +176,15 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     );
     let featurizer = Featurizer::new()?;
     let features = feature_config(args);
-    let examples = featurize(&featurizer, &training, &labels, &features);
+    let mut examples = featurize(&featurizer, &training, &labels, &features);
+    if args.source_corrections > 0.0 {
+        add_source_corrections(
+            &mut examples,
+            &training.sources,
+            args.source_corrections,
+            features.bits,
+        );
+    }
     let mut chosen = (args.c[0], None);
     if args.c.len() > 1 && validation.is_none() {
         bail!(
@@ -300,8 +315,9 @@ fn validation_set(args: &TrainArgs, training: &mut Dataset) -> anyhow::Result<Op
         .texts
         .drain(..)
         .zip(training.labels.drain(..))
-        .zip(training.weights.drain(..));
-    for (index, ((text, label), weight)) in rows.enumerate() {
+        .zip(training.weights.drain(..))
+        .zip(training.sources.drain(..));
+    for (index, (((text, label), weight), source)) in rows.enumerate() {
         let draw = (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
         let target = if draw % 1000 < threshold {
             &mut carved
@@ -311,6 +327,7 @@ fn validation_set(args: &TrainArgs, training: &mut Dataset) -> anyhow::Result<Op
         target.texts.push(text);
         target.labels.push(label);
         target.weights.push(weight);
+        target.sources.push(source);
     }
     kept.skipped = training.skipped;
     *training = kept;
@@ -365,6 +382,16 @@ fn featurize(
     parts.into_iter().flatten().collect()
 }
 
+/// Gives the examples of every source after the first a correction of their source's own
+/// ([`add_domain_copy`], features scaled by `scale`).
+fn add_source_corrections(examples: &mut [Example], sources: &[usize], scale: f32, bits: u8) {
+    for (example, &source) in examples.iter_mut().zip(sources) {
+        if source > 0 {
+            add_domain_copy(&mut example.vector, source, scale, bits);
+        }
+    }
+}
+
 /// Appends the stored corrections for `axis`; returns how many.
 fn add_corrections(
     training: &mut Dataset,
@@ -382,6 +409,7 @@ fn add_corrections(
             training.texts.push(correction.text);
             training.labels.push(correction.label);
             training.weights.push(1.0);
+            training.sources.push(0);
             added += 1;
         }
     }
@@ -423,5 +451,34 @@ mod tests {
         assert!(
             Wrapper::try_parse_from(["train", "--axis", "x", "--prior-sentiment", "300"]).is_err()
         );
+    }
+
+    #[test]
+    fn only_auxiliary_sources_get_a_correction_of_their_own() {
+        let featurizer = Featurizer::new().unwrap();
+        let features = FeatureConfig::default();
+        let data = Dataset {
+            texts: vec![
+                "late again".into(),
+                "late again".into(),
+                "late again".into(),
+            ],
+            labels: vec!["negative".into(); 3],
+            weights: vec![1.0; 3],
+            sources: vec![0, 1, 2],
+            skipped: 0,
+        };
+        let labels = vec!["negative".to_owned()];
+        let mut examples = featurize(&featurizer, &data, &labels, &features);
+        let plain = examples[0].vector.clone();
+        add_source_corrections(&mut examples, &data.sources, 1.0, features.bits);
+        assert_eq!(examples[0].vector, plain);
+        assert!(examples[1].vector.len() > plain.len());
+        assert_ne!(examples[1].vector, examples[2].vector);
+        assert_eq!(
+            parse(&["--source-corrections", "0.5"]).source_corrections,
+            0.5
+        );
+        assert_eq!(parse(&[]).source_corrections, 0.0);
     }
 }

@@ -109,7 +109,7 @@ fn sentiment_and_complaint_targets_on_the_shared_data() {
         "airline (default model) macro-F1 {f1:.4}"
     );
 
-    // NOT REACHED: target 0.78, measured 0.765 (LinearSVC peer 0.742); guarded at the
+    // NOT REACHED: target 0.78, measured 0.772 (LinearSVC peer 0.742); guarded at the
     // measured figure.
     println!(
         "airline sentiment trained on airline train + TweetEval train ×0.1 (target 0.78, not reached)"
@@ -128,6 +128,8 @@ fn sentiment_and_complaint_targets_on_the_shared_data() {
         &tweeteval_mapping,
         "--source-weight",
         AIRLINE_SENTIMENT_SOURCE_WEIGHTS,
+        "--source-corrections",
+        AIRLINE_SENTIMENT_SOURCE_CORRECTIONS,
     ]);
     let trained = train(
         "sentiment",
@@ -165,7 +167,11 @@ const AIRLINE_SENTIMENT_FEATURES: &[&str] = &["--handles", "--bits", "20"];
 /// Airline train weighs 1 and TweetEval train 0.1 (5-fold cross-validation 0.7786 against
 /// 0.7729 for airline alone).
 const AIRLINE_SENTIMENT_SOURCE_WEIGHTS: &str = "1,0.1";
+/// TweetEval's examples also train a correction of their own, so what is peculiar to
+/// TweetEval stays out of the airline model's weights (cross-validation 0.7860 against
+/// 0.7786 without; every fold better).
+const AIRLINE_SENTIMENT_SOURCE_CORRECTIONS: &str = "1";
 
 /// Measured where the target is not reached (see docs/NLP.md).
 const UMSAB_MEASURED: f64 = 0.59;
-const AIRLINE_SENTIMENT_MEASURED: f64 = 0.76;
+const AIRLINE_SENTIMENT_MEASURED: f64 = 0.77;
