@@ -96,7 +96,7 @@ fn sentiment_and_complaint_targets_on_the_shared_data() {
     );
     assert!(f1 >= 0.62 - SLACK, "TweetEval macro-F1 {f1:.4}");
 
-    // NOT REACHED: target 0.62, measured 0.597 (docs/NLP.md); guarded at the measured
+    // NOT REACHED: target 0.62, measured 0.602 (docs/NLP.md); guarded at the measured
     // figure so that a regression shows.
     println!("default model on UMSAB French test (target 0.62, not reached)");
     let f1 = macro_f1(&model, lines(&umsab, "test_text.txt", "test_labels.txt"));
@@ -173,5 +173,5 @@ const AIRLINE_SENTIMENT_SOURCE_WEIGHTS: &str = "1,0.1";
 const AIRLINE_SENTIMENT_SOURCE_CORRECTIONS: &str = "1";
 
 /// Measured where the target is not reached (see docs/NLP.md).
-const UMSAB_MEASURED: f64 = 0.59;
+const UMSAB_MEASURED: f64 = 0.60;
 const AIRLINE_SENTIMENT_MEASURED: f64 = 0.77;

@@ -10,6 +10,8 @@
 //! same text always gets the same label; a saved and reloaded model predicts exactly what
 //! it did before saving.
 
+pub mod bias_tuning;
+mod bridge;
 mod bucket_set;
 pub mod features;
 pub mod featurizer;
@@ -91,6 +93,17 @@ impl LinearModel {
             idf,
             weights,
             packed,
+        }
+    }
+
+    /// Adds `offsets[label]` to each label's bias (labels without an offset keep theirs).
+    pub fn shift_biases(&mut self, offsets: &[f32]) {
+        let labels = self.meta.labels.len();
+        let bias_at = self.meta.features.buckets() * labels;
+        if let Some(biases) = self.weights.get_mut(bias_at..bias_at + labels) {
+            for (bias, offset) in biases.iter_mut().zip(offsets) {
+                *bias += offset;
+            }
         }
     }
 

@@ -77,6 +77,11 @@ pub struct FeatureConfig {
     /// older models.
     #[serde(default)]
     pub prior_sentiment: u8,
+    /// In a French post, each French word of the bridge ([`super::bridge`]) also adds the
+    /// English word's feature: cross-lingual transfer of the weights learnt from English
+    /// posts. Absent in older models.
+    #[serde(default)]
+    pub translations: bool,
 }
 
 impl Default for FeatureConfig {
@@ -92,6 +97,7 @@ impl Default for FeatureConfig {
             language_words: false,
             handles: false,
             prior_sentiment: 0,
+            translations: false,
         }
     }
 }
@@ -223,6 +229,7 @@ pub fn extract(
     if by_language {
         sink.add_pair(Space::Signal, b"language", language.as_bytes(), 1.0);
     }
+    let translate = config.translations && language == "fr";
     for token in tokens {
         let Some(key) = word_key(token) else {
             continue;
@@ -242,6 +249,12 @@ pub fn extract(
             Space::Word
         };
         sink.add(space, key.as_bytes(), 1.0);
+        if translate
+            && token.kind == TokenKind::Word
+            && let Some(english) = super::bridge::english_for(&token.stem)
+        {
+            sink.add(space, english.as_bytes(), 1.0);
+        }
         if config.handles && token.kind == TokenKind::Handle {
             sink.add(Space::Word, token.folded.as_bytes(), 1.0);
         }
@@ -478,7 +491,7 @@ fn finish(out: &mut SparseVector, idf: Option<&[f32]>, bits: u32) {
 /// which no post seen at prediction ever has, so what is peculiar to that source stays in
 /// its correction. `bits` is the model's hash width.
 pub fn add_domain_copy(vector: &mut SparseVector, domain: usize, scale: f32, bits: u8) {
-    let mask = ((1u64 << bits.clamp(8, 24)) - 1) as u64;
+    let mask = (1u64 << bits.clamp(8, 24)) - 1;
     let space = fnv(
         fnv(FNV_OFFSET, &[Space::Domain as u8]),
         &domain.to_le_bytes(),
