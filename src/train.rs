@@ -227,24 +227,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let mut model = model.context("no model trained")?;
     if args.tune_biases {
         let config = train_config(&features, chosen.0, args);
-        let scored = bias_tuning::out_of_fold(
-            &args.axis,
-            &labels,
-            &examples,
-            &config,
-            BIAS_FOLDS,
-            &|index| training.sources.get(index) == Some(&0),
-            &mut |m| eprintln!("{m}"),
+        shift_biases_for_macro_f1(
+            &mut model, &args.axis, &labels, &examples, &training, &config,
         )?;
-        let offsets = bias_tuning::macro_f1_offsets(&scored, labels.len());
-        let zeros = vec![0.0; labels.len()];
-        eprintln!(
-            "bias offsets {offsets:?}: out-of-fold macro-F1 {:.4} -> {:.4} on {} examples",
-            bias_tuning::macro_f1(&scored, &zeros, labels.len()),
-            bias_tuning::macro_f1(&scored, &offsets, labels.len()),
-            scored.len()
-        );
-        model.shift_biases(&offsets);
         if let Some(validation) = &validation {
             let (report, _) = evaluate(&model, &featurizer, validation);
             eprintln!(
@@ -305,6 +290,37 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
 
 /// Folds of the out-of-fold margins `--tune-biases` measures.
 const BIAS_FOLDS: usize = 5;
+
+/// `--tune-biases`: shifts `model`'s biases by the offsets that maximise the macro-F1 of
+/// the first source's examples, measured out of fold.
+fn shift_biases_for_macro_f1(
+    model: &mut nlp::model::LinearModel,
+    axis: &str,
+    labels: &[String],
+    examples: &[Example],
+    training: &Dataset,
+    config: &TrainConfig,
+) -> anyhow::Result<()> {
+    let scored = bias_tuning::out_of_fold(
+        axis,
+        labels,
+        examples,
+        config,
+        BIAS_FOLDS,
+        &|index| training.sources.get(index) == Some(&0),
+        &mut |m| eprintln!("{m}"),
+    )?;
+    let offsets = bias_tuning::macro_f1_offsets(&scored, labels.len());
+    let zeros = vec![0.0; labels.len()];
+    eprintln!(
+        "bias offsets {offsets:?}: out-of-fold macro-F1 {:.4} -> {:.4} on {} examples",
+        bias_tuning::macro_f1(&scored, &zeros, labels.len()),
+        bias_tuning::macro_f1(&scored, &offsets, labels.len()),
+        scored.len()
+    );
+    model.shift_biases(&offsets);
+    Ok(())
+}
 
 /// The features the flags ask for.
 fn feature_config(args: &TrainArgs) -> FeatureConfig {

@@ -77,7 +77,7 @@ pub struct FeatureConfig {
     /// older models.
     #[serde(default)]
     pub prior_sentiment: u8,
-    /// In a French post, each French word of the bridge ([`super::bridge`]) also adds the
+    /// In a French post, each French word of the built-in bridge (`fr-en.txt`) also adds the
     /// English word's feature: cross-lingual transfer of the weights learnt from English
     /// posts. Absent in older models.
     #[serde(default)]
@@ -492,6 +492,7 @@ fn finish(out: &mut SparseVector, idf: Option<&[f32]>, bits: u32) {
 /// its correction. `bits` is the model's hash width.
 pub fn add_domain_copy(vector: &mut SparseVector, domain: usize, scale: f32, bits: u8) {
     let mask = (1u64 << bits.clamp(8, 24)) - 1;
+    let domain = u64::try_from(domain).unwrap_or(u64::MAX);
     let space = fnv(
         fnv(FNV_OFFSET, &[Space::Domain as u8]),
         &domain.to_le_bytes(),
