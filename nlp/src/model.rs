@@ -193,12 +193,7 @@ impl LinearModel {
 
 /// The best of the first `labels` margins in `shares`, which become their softmax.
 fn softmax(labels: usize, shares: &mut [f32; MAX_LABELS]) -> Prediction {
-    let mut best = 0;
-    for label in 1..labels {
-        if shares[label] > shares[best] {
-            best = label;
-        }
-    }
+    let best = best_label(&shares[..labels]);
     let top = shares[best];
     let mut total = 0.0;
     for share in shares.iter_mut().take(labels) {
@@ -212,6 +207,17 @@ fn softmax(labels: usize, shares: &mut [f32; MAX_LABELS]) -> Prediction {
         label: best,
         confidence: shares[best],
     }
+}
+
+/// The index of the highest margin (the first of equal ones; 0 for none).
+pub(crate) fn best_label(margins: &[f32]) -> usize {
+    let mut best = 0;
+    for label in 1..margins.len() {
+        if margins[label] > margins[best] {
+            best = label;
+        }
+    }
+    best
 }
 
 impl LinearModel {

@@ -468,17 +468,23 @@ fn finish(out: &mut SparseVector, idf: Option<&[f32]>, bits: u32) {
         }
     });
     if let Some(idf) = idf {
-        for (bucket, value) in out.iter_mut() {
-            *value *= idf.get(*bucket as usize).copied().unwrap_or(1.0);
-        }
+        apply_idf(out, idf);
     }
-    let norm = out
-        .iter()
-        .map(|(_, value)| value * value)
-        .sum::<f32>()
-        .sqrt();
+    normalise(out);
+}
+
+/// Scales each value by its bucket's IDF weight (1 for a bucket beyond `idf`).
+pub(crate) fn apply_idf(vector: &mut [(u32, f32)], idf: &[f32]) {
+    for (bucket, value) in vector.iter_mut() {
+        *value *= idf.get(*bucket as usize).copied().unwrap_or(1.0);
+    }
+}
+
+/// Divides the values by their L2 norm (a zero or non-finite norm leaves them as they are).
+pub(crate) fn normalise(vector: &mut [(u32, f32)]) {
+    let norm = vector.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
     if norm > 0.0 && norm.is_finite() {
-        for (_, value) in out.iter_mut() {
+        for (_, value) in vector.iter_mut() {
             *value /= norm;
         }
     }
@@ -513,12 +519,7 @@ pub fn add_domain_copy(vector: &mut SparseVector, domain: usize, scale: f32, bit
         }
         same
     });
-    let norm = vector.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
-    if norm > 0.0 && norm.is_finite() {
-        for (_, value) in vector.iter_mut() {
-            *value /= norm;
-        }
-    }
+    normalise(vector);
 }
 
 #[cfg(test)]

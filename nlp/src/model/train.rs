@@ -8,7 +8,7 @@
 //! examples' document frequencies, and whose biases are learnt like any weight (a constant
 //! feature of value 1, as LIBLINEAR does).
 
-use super::features::{FeatureConfig, SparseVector};
+use super::features::{FeatureConfig, SparseVector, apply_idf, normalise};
 use super::{LinearModel, MAX_LABELS, ModelMeta};
 
 /// How to train.
@@ -161,15 +161,8 @@ fn document_idf(examples: &[Example], buckets: usize) -> Vec<f32> {
 /// Applies IDF weights to an L2-normalised vector and normalises it again: the same as
 /// extracting it with those weights.
 pub fn reweight(vector: &mut SparseVector, idf: &[f32]) {
-    for (bucket, value) in vector.iter_mut() {
-        *value *= idf.get(*bucket as usize).copied().unwrap_or(1.0);
-    }
-    let norm = vector.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
-    if norm > 0.0 && norm.is_finite() {
-        for (_, value) in vector.iter_mut() {
-            *value /= norm;
-        }
-    }
+    apply_idf(vector, idf);
+    normalise(vector);
 }
 
 fn class_weights(examples: &[Example], labels: usize, balanced: bool) -> Vec<f32> {
