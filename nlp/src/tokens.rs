@@ -22,6 +22,7 @@
 //!   stemmed (words only). Folding comes *before* stemming, so a word and its unaccented
 //!   spelling always share their stem.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::ops::Range;
 
@@ -43,19 +44,36 @@ use chars::{collapse_elongation, emoji_key, hashtag_parts, is_emoticon};
 pub use chars::{fold, is_emoji};
 
 /// The pre-tokenizer pattern, tried left to right at each position (run on normalised,
-/// lowercased text). Whatever it does not match (white space) is dropped.
-const TOKEN_PATTERN: &str = concat!(
-    r"https?://\S+|www\.\S+",
-    r"|[\p{L}\p{N}._%+\-]+@[\p{L}\p{N}\-]+(?:\.[\p{L}\p{N}\-]+)+",
-    r"|@[\p{L}\p{N}_]+(?:[.@\-][\p{L}\p{N}_]+)*",
-    r"|#[\p{L}\p{M}\p{N}_]+",
-    r"|\p{N}+(?:[.,:]\p{N}+)+",
-    r"|[\p{L}\p{N}][\p{L}\p{M}\p{N}]*(?:'[\p{L}\p{N}][\p{L}\p{M}\p{N}]*)*",
-    r"|\p{Extended_Pictographic}[\x{FE0F}\x{20E3}\p{Emoji_Modifier}]*",
-    r"|\p{Regional_Indicator}{1,2}",
-    r"|[:;=]-?[()/|\[\]]|<3",
-    r"|\S",
-);
+/// lowercased text), with `$apostrophe` the character class of an inner apostrophe.
+/// Whatever it does not match (white space) is dropped.
+macro_rules! token_pattern {
+    ($apostrophe:literal) => {
+        concat!(
+            r"https?://\S+|www\.\S+",
+            r"|[\p{L}\p{N}._%+\-]+@[\p{L}\p{N}\-]+(?:\.[\p{L}\p{N}\-]+)+",
+            r"|@[\p{L}\p{N}_]+(?:[.@\-][\p{L}\p{N}_]+)*",
+            r"|#[\p{L}\p{M}\p{N}_]+",
+            r"|\p{N}+(?:[.,:]\p{N}+)+",
+            r"|[\p{L}\p{N}][\p{L}\p{M}\p{N}]*(?:",
+            $apostrophe,
+            r"[\p{L}\p{N}][\p{L}\p{M}\p{N}]*)*",
+            r"|\p{Extended_Pictographic}[\x{FE0F}\x{20E3}\p{Emoji_Modifier}]*",
+            r"|\p{Regional_Indicator}{1,2}",
+            r"|[:;=]-?[()/|\[\]]|<3",
+            r"|\S",
+        )
+    };
+}
+
+/// The pattern of the general path, where curly apostrophes are already straight.
+const TOKEN_PATTERN: &str = token_pattern!("'");
+
+/// The pattern of the fast path, whose text keeps its curly apostrophes (so that its
+/// byte offsets stay those of the original).
+const FAST_TOKEN_PATTERN: &str = token_pattern!("['\u{2019}]");
+
+/// The curly apostrophe that the normalizer makes straight.
+const CURLY_APOSTROPHE: char = '\u{2019}';
 
 /// French elided articles and pronouns, split off the word they lean on.
 const ELISIONS: [&str; 13] = [
@@ -179,8 +197,8 @@ pub fn stem_word(stemmer: &Stemmer, folded: &str) -> String {
 pub struct Tokenizer {
     normalizer: Sequence,
     pre_tokenizer: Split,
-    /// [`TOKEN_PATTERN`] for the fast path ([`simple_lowercase`]).
-    ascii_pattern: regex::Regex,
+    /// [`FAST_TOKEN_PATTERN`] for the fast path ([`simple_lowercase`]).
+    fast_pattern: regex::Regex,
     /// Known words a lowercase hashtag part may start with, longest first.
     hashtag_prefixes: Vec<String>,
 }
@@ -191,8 +209,8 @@ impl Tokenizer {
             what: what.to_owned(),
             error,
         };
-        let apostrophe =
-            Replace::new("\u{2019}", "'").map_err(|error| matcher_error("apostrophe", error))?;
+        let apostrophe = Replace::new(CURLY_APOSTROPHE.to_string(), "'")
+            .map_err(|error| matcher_error("apostrophe", error))?;
         let normalizer = Sequence::new(vec![
             Nmt.into(),
             NFKC.into(),
@@ -205,15 +223,15 @@ impl Tokenizer {
             true,
         )
         .map_err(|error| matcher_error("token pattern", error))?;
-        let ascii_pattern =
-            regex::Regex::new(TOKEN_PATTERN).map_err(|error| NlpError::Matcher {
+        let fast_pattern =
+            regex::Regex::new(FAST_TOKEN_PATTERN).map_err(|error| NlpError::Matcher {
                 what: "token pattern".to_owned(),
                 error: Box::new(error),
             })?;
         Ok(Tokenizer {
             normalizer,
             pre_tokenizer,
-            ascii_pattern,
+            fast_pattern,
             hashtag_prefixes: Vec::new(),
         })
     }
@@ -242,15 +260,23 @@ impl Tokenizer {
         }
     }
 
-    /// The fast path, for a text of `is_simple` characters: its `lowercase` has the
-    /// byte offsets of the original, so the pattern's matches on it are the splits, and
-    /// their ranges are original spans.
+    /// The fast path, for a text that [`simple_lowercase`] could lowercase: `lowercase` has
+    /// the byte length of the original and the general path's normalised characters at the
+    /// same offsets, except the curly apostrophes it keeps (the fast pattern takes them for
+    /// straight ones) and the dots of an ellipsis, which all point at the ellipsis (a match
+    /// is widened to whole characters of the original, as the general path's alignments do).
     fn tokenize_simple(&self, text: &str, lowercase: &str) -> Vec<Token> {
         let mut tokens = Vec::with_capacity(text.len() / 4);
-        for found in self.ascii_pattern.find_iter(lowercase) {
-            let normalized = found.as_str();
-            let original = text.get(found.range()).unwrap_or(normalized);
-            self.push_split(&mut tokens, normalized, original, found.range());
+        for found in self.fast_pattern.find_iter(lowercase) {
+            let matched = found.as_str();
+            let normalized: Cow<'_, str> = if matched.contains(CURLY_APOSTROPHE) {
+                Cow::Owned(matched.replace(CURLY_APOSTROPHE, "'"))
+            } else {
+                Cow::Borrowed(matched)
+            };
+            let span = whole_characters(text, found.range());
+            let original = text.get(span.clone()).unwrap_or(matched);
+            self.push_split(&mut tokens, &normalized, original, span);
         }
         tokens
     }
@@ -462,15 +488,36 @@ impl Token {
 /// Characters that `Nmt`, `NFKC` and the apostrophe rule leave alone, whose lowercase is one
 /// character of the same UTF-8 length, and that never compose with a neighbour: printable
 /// ASCII and ASCII white space (which `Nmt` makes a space: white space either way), Latin-1
-/// letters and signs, `œ`, the emoji blocks and the emoji variation selector.
+/// letters and the Latin-1 signs NFKC keeps, `œ`, the dashes, quotes and bullets of General
+/// Punctuation, currency signs, arrows, technical and geometric symbols, the emoji blocks,
+/// regional indicators (flags) and the emoji variation selector. (The test
+/// `every_simple_character_is_left_alone_by_the_normalizers` checks every one of them.)
 fn is_simple(c: char) -> bool {
     c.is_ascii_graphic()
         || c.is_ascii_whitespace()
-        || matches!(c, '\u{C0}'..='\u{FF}' | '\u{152}' | '\u{153}' | '\u{2600}'..='\u{27BF}'
-            | '\u{FE0F}' | '\u{1F300}'..='\u{1FAFF}')
+        || matches!(c, '\u{A1}'..='\u{A7}' | '\u{A9}' | '\u{AB}'..='\u{AE}' | '\u{B0}' | '\u{B1}'
+            | '\u{B6}' | '\u{B7}' | '\u{BB}' | '\u{BF}'..='\u{FF}' | '\u{152}' | '\u{153}'
+            | '\u{2010}' | '\u{2012}'..='\u{2016}' | '\u{2018}' | '\u{201A}'..='\u{2023}'
+            | '\u{2027}' | '\u{2030}'..='\u{2032}' | '\u{2035}' | '\u{2038}'..='\u{203B}'
+            | '\u{203D}' | '\u{203F}'..='\u{2046}' | '\u{20A0}'..='\u{20A7}'
+            | '\u{20A9}'..='\u{20C0}' | '\u{2190}'..='\u{21FF}' | '\u{2300}'..='\u{2328}'
+            | '\u{232B}'..='\u{23FF}' | '\u{25A0}'..='\u{27BF}' | '\u{2900}'..='\u{297F}'
+            | '\u{2B00}'..='\u{2BFF}' | '\u{FE0F}' | '\u{1F1E6}'..='\u{1F1FF}'
+            | '\u{1F300}'..='\u{1FAFF}')
 }
 
-/// `text` lowercased, byte for byte aligned with it, if all its characters are simple.
+/// White space that `Nmt` or `NFKC` turn into a plain space: the fast path keeps it, since
+/// the pattern takes it for white space either way.
+fn is_wide_space(c: char) -> bool {
+    matches!(
+        c,
+        '\u{A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}'
+    )
+}
+
+/// `text` lowercased for the fast path, byte for byte aligned with it, if all its
+/// characters are simple, wide spaces, curly apostrophes (kept) or ellipses (`…` becomes
+/// `...`, as NFKC makes it).
 fn simple_lowercase(text: &str) -> Option<String> {
     if text.is_ascii() {
         return text
@@ -480,6 +527,14 @@ fn simple_lowercase(text: &str) -> Option<String> {
     }
     let mut lowercase = String::with_capacity(text.len());
     for c in text.chars() {
+        if c == '\u{2026}' {
+            lowercase.push_str("...");
+            continue;
+        }
+        if c == CURLY_APOSTROPHE || is_wide_space(c) {
+            lowercase.push(c);
+            continue;
+        }
         if !is_simple(c) {
             return None;
         }
@@ -490,6 +545,18 @@ fn simple_lowercase(text: &str) -> Option<String> {
         }
     }
     Some(lowercase)
+}
+
+/// `range` of `text` widened to whole characters.
+fn whole_characters(text: &str, range: Range<usize>) -> Range<usize> {
+    let (mut start, mut end) = (range.start.min(text.len()), range.end.min(text.len()));
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    start..end
 }
 
 fn plain_token(text: &str, kind: TokenKind, span: Range<usize>) -> Token {
