@@ -27,6 +27,7 @@ use std::cell::RefCell;
 use std::ops::Range;
 
 use compact_str::CompactString;
+use regex_automata::{Anchored, Input, meta};
 use rust_stemmers::{Algorithm, Stemmer};
 use tokenizers::normalizers::{Lowercase, NFKC, Nmt, Replace, Sequence};
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
@@ -198,7 +199,7 @@ pub struct Tokenizer {
     normalizer: Sequence,
     pre_tokenizer: Split,
     /// [`FAST_TOKEN_PATTERN`] for the fast path ([`simple_lowercase`]).
-    fast_pattern: regex::Regex,
+    fast_pattern: meta::Regex,
     /// Known words a lowercase hashtag part may start with, longest first.
     hashtag_prefixes: Vec<String>,
 }
@@ -224,7 +225,7 @@ impl Tokenizer {
         )
         .map_err(|error| matcher_error("token pattern", error))?;
         let fast_pattern =
-            regex::Regex::new(FAST_TOKEN_PATTERN).map_err(|error| NlpError::Matcher {
+            meta::Regex::new(FAST_TOKEN_PATTERN).map_err(|error| NlpError::Matcher {
                 what: "token pattern".to_owned(),
                 error: Box::new(error),
             })?;
@@ -265,10 +266,27 @@ impl Tokenizer {
     /// same offsets, except the curly apostrophes it keeps (the fast pattern takes them for
     /// straight ones) and the dots of an ellipsis, which all point at the ellipsis (a match
     /// is widened to whole characters of the original, as the general path's alignments do).
+    ///
+    /// Every alternative of the pattern starts with a non-space character and the last
+    /// one takes any, so the leftmost match is always at the next non-space character:
+    /// one anchored forward search there finds it, without the reverse search an
+    /// unanchored one needs to find where a match starts.
     fn tokenize_simple(&self, text: &str, lowercase: &str) -> Vec<Token> {
         let mut tokens = Vec::with_capacity(text.len() / 4);
-        for found in self.fast_pattern.find_iter(lowercase) {
-            let matched = found.as_str();
+        let mut at = 0;
+        while let Some(skipped) = lowercase
+            .get(at..)
+            .and_then(|rest| rest.find(|c: char| !c.is_whitespace()))
+        {
+            let start = at + skipped;
+            let input = Input::new(lowercase).range(start..).anchored(Anchored::Yes);
+            let Some(found) = self.fast_pattern.find(input) else {
+                break;
+            };
+            at = found.end();
+            let Some(matched) = lowercase.get(found.range()) else {
+                break;
+            };
             let normalized: Cow<'_, str> = if matched.contains(CURLY_APOSTROPHE) {
                 Cow::Owned(matched.replace(CURLY_APOSTROPHE, "'"))
             } else {
