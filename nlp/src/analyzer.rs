@@ -84,7 +84,11 @@ impl Analyzer {
     pub fn analyse(&self, mut post: Post) -> Outcome {
         match self.analyse_text(&post.text, post.lang.as_deref()) {
             Ok(analysis) => {
-                if self.privacy.redact {
+                // The analysis counted the redactions of the analysed text: the whole text
+                // needs a pass only when that found some or did not see all of it.
+                let may_redact =
+                    analysis.privacy.redactions > 0 || post.text.len() > MAX_ANALYSED_BYTES;
+                if self.privacy.redact && may_redact {
                     let (redacted, count) = privacy::redact(&post.text);
                     if count > 0 {
                         post.text = redacted.into_owned();

@@ -111,22 +111,23 @@ pub(super) fn collapse_elongation(word: &str) -> (Cow<'_, str>, bool) {
 /// Byte ranges of the parts of a hashtag body: split at `_`, at lower→upper case changes,
 /// at letter↔digit changes, and before the last capital of an acronym (`HTTPServer`).
 pub(super) fn hashtag_parts(body: &str) -> Vec<Range<usize>> {
-    let chars: Vec<(usize, char)> = body.char_indices().collect();
     let mut parts = Vec::new();
     let mut part_start: Option<usize> = None;
-    for (position, &(offset, c)) in chars.iter().enumerate() {
+    let mut previous: Option<char> = None;
+    let mut chars = body.char_indices().peekable();
+    while let Some((offset, c)) = chars.next() {
+        let before = previous.replace(c);
         if c == '_' || !(c.is_alphanumeric() || is_mark(c)) {
             if let Some(start) = part_start.take() {
                 parts.push(start..offset);
             }
             continue;
         }
-        let Some(start) = part_start else {
+        let (Some(start), Some(previous)) = (part_start, before) else {
             part_start = Some(offset);
             continue;
         };
-        let previous = chars[position - 1].1;
-        let next = chars.get(position + 1).map(|&(_, next)| next);
+        let next = chars.peek().map(|&(_, next)| next);
         let case_change = previous.is_lowercase() && c.is_uppercase();
         let acronym_end = previous.is_uppercase()
             && c.is_uppercase()
