@@ -1,16 +1,14 @@
-//! [`FastMap`] and [`FastSet`]: hash maps keyed by a fast, unkeyed hash (the Fx hash of
+//! [`FastMap`]: hash maps keyed by a fast, unkeyed hash (the Fx hash of
 //! rustc), for tables built from configuration and shipped word lists that posts only look
 //! words up in. Tables that grow with what posts contain (caches) are [`CacheMap`]s: a
 //! hash with a random seed per process (foldhash), which resists crafted collisions and
 //! hashes a short word several times faster than the std hasher.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A `HashMap` with [`FxHasher`].
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
-/// A `HashSet` with [`FxHasher`].
-pub(crate) type FastSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
 
 /// A `HashMap` for caches keyed by post content: foldhash, randomly seeded.
 pub(crate) type CacheMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -70,7 +68,5 @@ mod tests {
         assert_eq!(map.get("panne"), Some(&1));
         assert_eq!(map.get("pannes"), Some(&2));
         assert_eq!(map.get("pann"), None);
-        let set: FastSet<&str> = ["a", "b"].into_iter().collect();
-        assert!(set.contains("a") && !set.contains("c"));
     }
 }

@@ -25,7 +25,7 @@ mod lexicon;
 use crate::analysis::{Sentiment, SentimentLabel};
 use crate::tokens::{Token, TokenKind};
 
-use lexicon::Lexicon;
+use lexicon::{Lexicon, WordFacts};
 
 /// Scores within this distance of zero are neutral.
 pub const NEUTRAL_BAND: f32 = 0.05;
@@ -59,9 +59,15 @@ pub fn score(tokens: &[Token], language: &str) -> Sentiment {
             TokenKind::Word | TokenKind::Emoji | TokenKind::Punct
         )
     }));
+    let facts: Vec<WordFacts> = items
+        .iter()
+        .map(|token| lexicon.facts(&token.folded, &token.stem))
+        .collect();
     let scorer = Scorer {
         lexicon,
         items: &items,
+        facts: &facts,
+        plus_negates: lexicon.is_post_negator("plus"),
     };
     let total = scorer.total();
     let score = total / (total * total + NORMALIZATION_ALPHA).sqrt();
@@ -83,6 +89,10 @@ pub fn score(tokens: &[Token], language: &str) -> Sentiment {
 struct Scorer<'a> {
     lexicon: &'a Lexicon,
     items: &'a [&'a Token],
+    /// What the lexicon says about each item, looked up once.
+    facts: &'a [WordFacts],
+    /// Whether "plus" is a post-negator in this lexicon (French).
+    plus_negates: bool,
 }
 
 impl Scorer<'_> {
@@ -118,8 +128,8 @@ impl Scorer<'_> {
             }
         }
 
-        let contrast = self.items.iter().position(|token| {
-            token.kind == TokenKind::Word && self.lexicon.is_contrast(&token.folded)
+        let contrast = (0..self.items.len()).position(|position| {
+            self.items[position].kind == TokenKind::Word && self.facts[position].contrast
         });
         let mut total = 0.0;
         for (position, valence) in contributions {
@@ -140,17 +150,14 @@ impl Scorer<'_> {
     /// The contribution of the word at `position`, if it has one.
     fn word_valence(&self, position: usize, consumed: &[bool]) -> Option<f32> {
         let token = self.items[position];
-        let lexicon = self.lexicon;
-        let folded = token.folded.as_str();
-        let acts_as_booster = lexicon.booster(folded).is_some()
-            && self
-                .items
-                .get(position + 1)
-                .is_some_and(|next| self.own_valence(next).is_some());
-        if acts_as_booster || lexicon.is_negator(folded) || lexicon.is_contrast(folded) {
+        let facts = self.facts[position];
+        let acts_as_booster = facts.booster.is_some()
+            && position + 1 < self.items.len()
+            && self.own_valence(position + 1).is_some();
+        if acts_as_booster || facts.negator || facts.contrast {
             return None;
         }
-        match self.own_valence(token) {
+        match self.own_valence(position) {
             Some(base) => {
                 let mut valence = base + base.signum() * self.boost(position);
                 if token.elongated {
@@ -165,17 +172,19 @@ impl Scorer<'_> {
                 Some(valence)
             }
             None => {
-                let negated = lexicon.negated_valence(folded, &token.stem)?;
+                let negated = facts.negated_valence?;
                 self.is_negated(position, consumed, true).then_some(negated)
             }
         }
     }
 
-    fn own_valence(&self, token: &Token) -> Option<f32> {
+    /// The valence of the item at `position`, if it is a word of the lexicon.
+    fn own_valence(&self, position: usize) -> Option<f32> {
+        let token = self.items[position];
         if token.kind != TokenKind::Word {
             return None;
         }
-        let valence = self.lexicon.valence(&token.folded, &token.stem);
+        let valence = self.facts[position].valence;
         match valence {
             None if token.elongated => self.lexicon.valence_doubled(&token.text),
             _ => valence,
@@ -187,15 +196,16 @@ impl Scorer<'_> {
         (1..=WINDOW)
             .map_while(move |distance| position.checked_sub(distance))
             .map(|index| (index, self.items[index]))
-            .take_while(|(_, token)| !self.is_boundary(token))
+            .take_while(|&(index, _)| !self.is_boundary(index))
     }
 
-    fn is_boundary(&self, token: &Token) -> bool {
+    fn is_boundary(&self, position: usize) -> bool {
+        let token = self.items[position];
         match token.kind {
             TokenKind::Punct => {
                 matches!(token.text.as_str(), "." | "," | ";" | ":" | "!" | "?" | "…")
             }
-            TokenKind::Word => self.lexicon.is_contrast(&token.folded),
+            TokenKind::Word => self.facts[position].contrast,
             _ => false,
         }
     }
@@ -203,8 +213,8 @@ impl Scorer<'_> {
     /// The summed strength of the boosters and dampeners before `position`.
     fn boost(&self, position: usize) -> f32 {
         let mut boost = 0.0;
-        for (distance, (_, token)) in self.before(position).enumerate() {
-            if let Some(strength) = self.lexicon.booster(&token.folded) {
+        for (distance, (index, _)) in self.before(position).enumerate() {
+            if let Some(strength) = self.facts[index].booster {
                 boost += strength * BOOSTER_DECAY[distance.min(WINDOW - 1)];
             }
         }
@@ -214,7 +224,6 @@ impl Scorer<'_> {
     /// Whether the word at `position` is negated. `negated_only` words ("marche") are also
     /// negated by a "pas" right after them ("la box marche pas").
     fn is_negated(&self, position: usize, consumed: &[bool], negated_only: bool) -> bool {
-        let lexicon = self.lexicon;
         for (index, token) in self.before(position) {
             if consumed[index] {
                 break;
@@ -222,11 +231,11 @@ impl Scorer<'_> {
             if token.kind != TokenKind::Word {
                 continue;
             }
-            if lexicon.is_negator(&token.folded) {
+            if self.facts[index].negator {
                 return true;
             }
             // French "plus de réseau", "je ne suis plus content".
-            if token.folded == "plus" && lexicon.is_post_negator("plus") {
+            if token.folded == "plus" && self.plus_negates {
                 let next = self.items.get(index + 1).map(|next| next.folded.as_str());
                 let before_plus = index
                     .checked_sub(2)
@@ -242,15 +251,14 @@ impl Scorer<'_> {
         let has_subject = self
             .before(position)
             .take(2)
-            .any(|(_, token)| lexicon.is_subject(&token.folded));
-        let after = self.items.iter().skip(position + 1).take(2);
-        for (distance, token) in after.enumerate() {
-            if self.is_boundary(token) {
+            .any(|(index, _)| self.facts[index].subject);
+        let after = (position + 1..self.items.len()).take(2);
+        for (distance, index) in after.enumerate() {
+            if self.is_boundary(index) {
                 break;
             }
             let adjacent = distance == 0;
-            if lexicon.is_post_negator(&token.folded) && (has_subject || (adjacent && negated_only))
-            {
+            if self.facts[index].post_negator && (has_subject || (adjacent && negated_only)) {
                 return true;
             }
         }

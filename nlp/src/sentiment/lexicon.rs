@@ -5,7 +5,7 @@
 //! lexicons are built once, on first use: English, French, and a mixed one (English first,
 //! then French, stemmed like English) for other and undetermined languages.
 
-use crate::fasthash::{FastMap, FastSet};
+use crate::fasthash::FastMap;
 use std::sync::LazyLock;
 
 use rust_stemmers::{Algorithm, Stemmer};
@@ -181,17 +181,50 @@ impl Section {
     }
 }
 
-/// Word valences for one stemming language, and the words that shape them.
+/// What a lexicon says about one word, keyed by its folded form.
+#[derive(Debug, Clone, Copy, Default)]
+struct FoldedEntry {
+    valence: Option<f32>,
+    negated_valence: Option<f32>,
+    booster: Option<f32>,
+    negator: bool,
+    post_negator: bool,
+    subject: bool,
+    contrast: bool,
+}
+
+/// What a lexicon says about the words of one stem.
+#[derive(Debug, Clone, Copy, Default)]
+struct StemEntry {
+    valence: Option<f32>,
+    negated_valence: Option<f32>,
+}
+
+/// Everything the scorer asks about one token, found with one lookup of its folded form
+/// and one of its stem ([`Lexicon::facts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct WordFacts {
+    /// [`Lexicon::valence`].
+    pub(crate) valence: Option<f32>,
+    /// [`Lexicon::negated_valence`].
+    pub(crate) negated_valence: Option<f32>,
+    /// [`Lexicon::booster`].
+    pub(crate) booster: Option<f32>,
+    /// [`Lexicon::is_negator`].
+    pub(crate) negator: bool,
+    /// [`Lexicon::is_post_negator`].
+    pub(crate) post_negator: bool,
+    /// [`Lexicon::is_subject`].
+    pub(crate) subject: bool,
+    /// [`Lexicon::is_contrast`].
+    pub(crate) contrast: bool,
+}
+
+/// Word valences for one stemming language, and the words that shape them: one table by
+/// folded form (exact entries, boosters, negators...), one by stem.
 pub(crate) struct Lexicon {
-    exact: FastMap<String, f32>,
-    stems: FastMap<String, f32>,
-    negated_exact: FastMap<String, f32>,
-    negated_stems: FastMap<String, f32>,
-    boosters: FastMap<String, f32>,
-    negators: FastSet<String>,
-    post_negators: FastSet<String>,
-    subjects: FastSet<String>,
-    contrast: FastSet<String>,
+    folded: FastMap<String, FoldedEntry>,
+    stems: FastMap<String, StemEntry>,
     idioms: Option<PhraseSet<usize>>,
     idiom_valences: Vec<f32>,
     stemmer: Stemmer,
@@ -200,7 +233,7 @@ pub(crate) struct Lexicon {
 impl std::fmt::Debug for Lexicon {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lexicon")
-            .field("words", &(self.exact.len() + self.stems.len()))
+            .field("words", &(self.folded.len() + self.stems.len()))
             .field("idioms", &self.idiom_valences.len())
             .finish_non_exhaustive()
     }
@@ -210,15 +243,8 @@ impl Lexicon {
     /// Builds from lexicon files in priority order (the first entry of a key wins).
     fn build(sources: &[&str], algorithm: Algorithm, problems: &mut Vec<String>) -> Lexicon {
         let mut lexicon = Lexicon {
-            exact: FastMap::default(),
+            folded: FastMap::default(),
             stems: FastMap::default(),
-            negated_exact: FastMap::default(),
-            negated_stems: FastMap::default(),
-            boosters: FastMap::default(),
-            negators: FastSet::default(),
-            post_negators: FastSet::default(),
-            subjects: FastSet::default(),
-            contrast: FastSet::default(),
             idioms: None,
             idiom_valences: Vec::new(),
             stemmer: Stemmer::create(algorithm),
@@ -275,40 +301,20 @@ impl Lexicon {
             Some(word) => (true, fold(&word.to_lowercase())),
             None => (false, fold(&term.to_lowercase())),
         };
-        let keyed = |exact_map: &mut FastMap<String, f32>,
-                     stem_map: &mut FastMap<String, f32>,
-                     stemmer: &Stemmer| {
-            if exact {
-                exact_map.entry(word.clone()).or_insert(value);
-            } else {
-                let stem = stemmer.stem(&word).into_owned();
-                stem_map.entry(stem).or_insert(value);
-            }
+        // The first entry of a key wins.
+        let first = |slot: &mut Option<f32>| {
+            slot.get_or_insert(value);
         };
         match section {
-            Section::Words => keyed(&mut self.exact, &mut self.stems, &self.stemmer),
-            Section::Negated => {
-                keyed(
-                    &mut self.negated_exact,
-                    &mut self.negated_stems,
-                    &self.stemmer,
-                );
-            }
-            Section::Boosters => {
-                self.boosters.entry(word).or_insert(value);
-            }
-            Section::Negators => {
-                self.negators.insert(word);
-            }
-            Section::PostNegators => {
-                self.post_negators.insert(word);
-            }
-            Section::Subjects => {
-                self.subjects.insert(word);
-            }
-            Section::Contrast => {
-                self.contrast.insert(word);
-            }
+            Section::Words if exact => first(&mut self.folded_entry(&word).valence),
+            Section::Words => first(&mut self.stem_entry(&word).valence),
+            Section::Negated if exact => first(&mut self.folded_entry(&word).negated_valence),
+            Section::Negated => first(&mut self.stem_entry(&word).negated_valence),
+            Section::Boosters => first(&mut self.folded_entry(&word).booster),
+            Section::Negators => self.folded_entry(&word).negator = true,
+            Section::PostNegators => self.folded_entry(&word).post_negator = true,
+            Section::Subjects => self.folded_entry(&word).subject = true,
+            Section::Contrast => self.folded_entry(&word).contrast = true,
             Section::Idioms => {
                 let keys: Vec<&str> = word.split(' ').filter(|key| !key.is_empty()).collect();
                 if idioms.add(&keys, self.idiom_valences.len()) {
@@ -318,18 +324,33 @@ impl Lexicon {
         }
     }
 
-    /// The valence of a word (`folded` and `stem` as in its token).
-    pub(crate) fn valence(&self, folded: &str, stem: &str) -> Option<f32> {
-        self.exact
-            .get(folded)
-            .or_else(|| self.stems.get(stem))
-            .copied()
+    fn folded_entry(&mut self, word: &str) -> &mut FoldedEntry {
+        self.folded.entry(word.to_owned()).or_default()
     }
 
-    /// The valence a word takes only when negated ("not *working*").
-    pub(crate) fn negated_valence(&self, folded: &str, stem: &str) -> Option<f32> {
-        let exact = self.negated_exact.get(folded);
-        exact.or_else(|| self.negated_stems.get(stem)).copied()
+    fn stem_entry(&mut self, word: &str) -> &mut StemEntry {
+        let stem = self.stemmer.stem(word).into_owned();
+        self.stems.entry(stem).or_default()
+    }
+
+    /// What the lexicon says about a word (`folded` and `stem` as in its token).
+    pub(crate) fn facts(&self, folded: &str, stem: &str) -> WordFacts {
+        let by_folded = self.folded.get(folded).copied().unwrap_or_default();
+        let by_stem = self.stems.get(stem).copied().unwrap_or_default();
+        WordFacts {
+            valence: by_folded.valence.or(by_stem.valence),
+            negated_valence: by_folded.negated_valence.or(by_stem.negated_valence),
+            booster: by_folded.booster,
+            negator: by_folded.negator || folded.ends_with("n't"),
+            post_negator: by_folded.post_negator,
+            subject: by_folded.subject,
+            contrast: by_folded.contrast,
+        }
+    }
+
+    /// The valence of a word (`folded` and `stem` as in its token).
+    pub(crate) fn valence(&self, folded: &str, stem: &str) -> Option<f32> {
+        self.facts(folded, stem).valence
     }
 
     /// The valence of a word written with a doubled letter collapsed (`goood` → `good`,
@@ -340,24 +361,13 @@ impl Lexicon {
         self.valence(&doubled, &stem)
     }
 
-    pub(crate) fn booster(&self, folded: &str) -> Option<f32> {
-        self.boosters.get(folded).copied()
-    }
-
+    #[cfg(test)]
     pub(crate) fn is_negator(&self, folded: &str) -> bool {
-        self.negators.contains(folded) || folded.ends_with("n't")
+        self.facts(folded, "").negator
     }
 
     pub(crate) fn is_post_negator(&self, folded: &str) -> bool {
-        self.post_negators.contains(folded)
-    }
-
-    pub(crate) fn is_subject(&self, folded: &str) -> bool {
-        self.subjects.contains(folded)
-    }
-
-    pub(crate) fn is_contrast(&self, folded: &str) -> bool {
-        self.contrast.contains(folded)
+        self.facts(folded, "").post_negator
     }
 
     pub(crate) fn idioms(&self) -> Option<&PhraseSet<usize>> {
@@ -460,6 +470,10 @@ mod tests {
         let stem = stemmer.stem("decue");
         assert_eq!(french.valence("decue", &stem), Some(-2.5));
         assert!(english.is_negator("doesn't") && english.is_negator("never"));
+        let very = english.facts("very", "veri");
+        assert!(very.booster.is_some_and(|strength| strength > 0.0) && very.valence.is_none());
+        let working = english.facts("working", "work");
+        assert!(working.negated_valence.is_some_and(|valence| valence < 0.0));
         assert_eq!(french.valence_doubled("géniiiial"), None);
         assert_eq!(english.valence_doubled("gooood"), Some(2.0));
         assert_eq!(emoji_valence("😡"), Some(-3.0));
