@@ -278,7 +278,8 @@ pub fn extract(
                 sink.add(Space::Signal, b"elongated", 1.0);
             }
             let original = text.get(token.span.clone()).unwrap_or("");
-            if original.chars().count() >= 3 && original.chars().all(char::is_uppercase) {
+            // `all` stops at the first lowercase letter: most words never count theirs.
+            if original.chars().all(char::is_uppercase) && original.chars().nth(2).is_some() {
                 sink.add(Space::Signal, b"capitals", 1.0);
             }
         }
