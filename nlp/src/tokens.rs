@@ -398,6 +398,11 @@ impl Tokenizer {
         in_hashtag: bool,
     ) {
         let (mut word, mut original, mut start) = (word, original, span.start);
+        // Elisions and possessives end in an apostrophe: most words have none to split.
+        if !word.as_bytes().contains(&b'\'') {
+            tokens.push(self.word_token(word, start..span.end, in_hashtag));
+            return;
+        }
         while let Some(elision) = ELISIONS
             .iter()
             .find(|elision| word.len() > elision.len() && word.starts_with(**elision))
