@@ -9,11 +9,14 @@
 use std::cell::RefCell;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use crate::fasthash::FastMap;
 
 use crate::error::NlpError;
+
+/// The most phrases a set compiles into a full DFA.
+const DFA_MAX_PATTERNS: usize = 2_000;
 
 thread_local! {
     /// The joined stream and its key starts, reused from search to search (no allocation
@@ -78,8 +81,16 @@ impl<T: PartialEq> PhraseSetBuilder<T> {
     }
 
     pub(crate) fn build(self, what: &str) -> Result<PhraseSet<T>, NlpError> {
+        // Every pattern starts with a space, as every key of the stream does: a prefilter
+        // looking for the patterns' first bytes would stop at each key for nothing. Sets of
+        // up to DFA_MAX_PATTERNS phrases (the built-in ones and usual configurations: the
+        // process's peak memory did not move) get a full DFA, one table lookup per byte;
+        // larger ones let the crate pick a more compact automaton.
+        let kind = (self.patterns.len() <= DFA_MAX_PATTERNS).then_some(AhoCorasickKind::DFA);
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .kind(kind)
             .build(&self.patterns)
             .map_err(|error| NlpError::Matcher {
                 what: what.to_owned(),
@@ -183,6 +194,17 @@ mod tests {
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].payloads, [1, 2]);
         assert_eq!(hits[0].positions, 1..3);
+    }
+
+    #[test]
+    fn large_sets_match_like_small_ones() {
+        let words: Vec<String> = (0..=DFA_MAX_PATTERNS).map(|n| format!("w{n}")).collect();
+        let phrases: Vec<&str> = words.iter().map(String::as_str).collect();
+        let large = set(&phrases);
+        assert_eq!(
+            found(&large, "x w7 w2000 y"),
+            [(7, 1..2), (DFA_MAX_PATTERNS, 2..3)]
+        );
     }
 
     #[test]
