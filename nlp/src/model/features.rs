@@ -28,6 +28,7 @@ use std::cell::RefCell;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
+use super::LinearModel;
 use super::bucket_set::BucketSet;
 use crate::fasthash::CacheMap;
 use crate::sentiment;
@@ -137,10 +138,12 @@ fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
     hash
 }
 
-/// Collects hashed features into a reusable buffer.
+/// Collects hashed features: binary ones (value 1) into the post's bucket set, which
+/// merges repeats as they come, graded ones (the few signals with another value) apart.
 struct Sink<'b> {
     mask: u64,
-    out: &'b mut SparseVector,
+    set: &'b mut BucketSet,
+    graded: &'b mut SparseVector,
 }
 
 impl Sink<'_> {
@@ -168,7 +171,11 @@ impl Sink<'_> {
 
     fn push_mixed(&mut self, mixed: u64, value: f32) {
         let bucket = u32::try_from(mixed & self.mask).unwrap_or(0);
-        self.out.push((bucket, value));
+        if value == 1.0 {
+            self.set.insert(bucket);
+        } else {
+            self.graded.push((bucket, value));
+        }
     }
 }
 
@@ -218,9 +225,41 @@ pub fn extract(
     idf: Option<&[f32]>,
     out: &mut SparseVector,
 ) {
-    out.clear();
-    let mask = (config.buckets() - 1) as u64;
-    let mut sink = Sink { mask, out };
+    // First, as it extracts the default model's own features with these buffers.
+    let prior = if config.prior_sentiment > 0 {
+        prior_margins(text, tokens, language)
+    } else {
+        None
+    };
+    let bits = u32::from(config.bits.clamp(8, 24));
+    FINISHING.with_borrow_mut(|(set, graded)| {
+        set.reserve(bits);
+        graded.clear();
+        let mut sink = Sink {
+            mask: (config.buckets() - 1) as u64,
+            set,
+            graded,
+        };
+        collect(config, text, tokens, language, &mut sink);
+        if let Some((model, margins)) = &prior {
+            add_prior_sentiment(config.prior_sentiment, model, margins, &mut sink);
+        }
+        finish(out, set, graded);
+    });
+    if let Some(idf) = idf {
+        apply_idf(out, idf);
+    }
+    normalise(out);
+}
+
+/// Every feature of the tokens and the signals, into `sink`.
+fn collect(
+    config: &FeatureConfig,
+    text: &str,
+    tokens: &[Token],
+    language: &str,
+    sink: &mut Sink<'_>,
+) {
     let mut negated_words_left = 0usize;
     let mut previous: Option<&str> = None;
     let mut exclamations = 0u32;
@@ -272,7 +311,7 @@ pub fn extract(
         }
         if token.kind == TokenKind::Word {
             if config.char_max > 0 {
-                add_char_grams(config, &token.folded, &mut sink);
+                add_char_grams(config, &token.folded, sink);
             }
             if token.elongated {
                 sink.add(Space::Signal, b"elongated", 1.0);
@@ -309,10 +348,6 @@ pub fn extract(
             sink.add(Space::Signal, b"lexicon0", 1.0);
         }
     }
-    if config.prior_sentiment > 0 {
-        add_prior_sentiment(config.prior_sentiment, text, tokens, language, &mut sink);
-    }
-    finish(out, idf, u32::from(config.bits.clamp(8, 24)));
 }
 
 thread_local! {
@@ -320,29 +355,29 @@ thread_local! {
     static PRIOR_RAW: RefCell<SparseVector> = const { RefCell::new(Vec::new()) };
 }
 
-/// The embedded default sentiment model's margins as features `prior:<label>` of value
-/// `weight × margin`. Nothing when there is no default model, or when it would stack on
-/// itself.
-fn add_prior_sentiment(
-    weight: u8,
+/// The embedded default sentiment model and its margins for the post, when there is a
+/// default model that does not stack on itself.
+fn prior_margins(
     text: &str,
     tokens: &[Token],
     language: &str,
-    sink: &mut Sink<'_>,
-) {
-    let Some(prior) = crate::model::default_sentiment() else {
-        return;
-    };
+) -> Option<(&'static LinearModel, Vec<f32>)> {
+    let prior = crate::model::default_sentiment()?;
     let prior_config = prior.meta.features;
     if prior_config.prior_sentiment > 0 {
-        return;
+        return None;
     }
     let mut margins = [0.0f32; crate::model::MAX_LABELS];
     let labels = PRIOR_RAW.with_borrow_mut(|raw| {
         extract(&prior_config, text, tokens, language, None, raw);
         prior.margins_raw(raw, &mut margins)
     });
-    for (label, margin) in prior.labels().iter().zip(&margins[..labels]) {
+    Some((prior, margins[..labels].to_vec()))
+}
+
+/// The default model's margins as features `prior:<label>` of value `weight × margin`.
+fn add_prior_sentiment(weight: u8, prior: &LinearModel, margins: &[f32], sink: &mut Sink<'_>) {
+    for (label, margin) in prior.labels().iter().zip(margins) {
         sink.add_pair(
             Space::Signal,
             b"prior",
@@ -445,33 +480,18 @@ thread_local! {
     static FINISHING: RefCell<(BucketSet, SparseVector)> = RefCell::new(Default::default());
 }
 
-/// Sorts, merges repeats (binary presence, except graded signals keep their value),
-/// applies IDF and L2-normalises.
-fn finish(out: &mut SparseVector, idf: Option<&[f32]>, bits: u32) {
-    FINISHING.with_borrow_mut(|(set, graded)| {
-        set.reserve(bits);
-        graded.clear();
-        for &(bucket, value) in out.iter() {
-            if value == 1.0 {
-                set.insert(bucket);
-            } else {
-                graded.push((bucket, value));
-            }
+/// The features of `set` (binary presence) and `graded` (a repeated bucket keeps its
+/// largest value; a bucket also in the set, the larger of 1 and its value) into `out`,
+/// sorted by bucket; `set` is left empty.
+fn finish(out: &mut SparseVector, set: &mut BucketSet, graded: &[(u32, f32)]) {
+    out.clear();
+    set.drain(|bucket| out.push((bucket, 1.0)));
+    for &(bucket, value) in graded {
+        match out.binary_search_by_key(&bucket, |&(kept, _)| kept) {
+            Ok(at) => out[at].1 = out[at].1.max(value),
+            Err(at) => out.insert(at, (bucket, value)),
         }
-        out.clear();
-        set.drain(|bucket| out.push((bucket, 1.0)));
-        // The few graded signals: a repeated bucket keeps its largest value.
-        for &(bucket, value) in graded.iter() {
-            match out.binary_search_by_key(&bucket, |&(kept, _)| kept) {
-                Ok(at) => out[at].1 = out[at].1.max(value),
-                Err(at) => out.insert(at, (bucket, value)),
-            }
-        }
-    });
-    if let Some(idf) = idf {
-        apply_idf(out, idf);
     }
-    normalise(out);
 }
 
 /// Scales each value by its bucket's IDF weight (1 for a bucket beyond `idf`).
@@ -590,6 +610,22 @@ mod tests {
         let not_then_good = features("not. good", &config);
         assert!(!not_good.iter().any(|(bucket, _)| *bucket == good[0].0));
         assert!(not_then_good.iter().any(|(bucket, _)| *bucket == good[0].0));
+    }
+
+    #[test]
+    fn stacked_features_add_the_default_models_margins() {
+        let plain = FeatureConfig::default();
+        let stacked = FeatureConfig {
+            prior_sentiment: 5,
+            ..FeatureConfig::default()
+        };
+        let text = "worst service ever, no signal again";
+        let (alone, with_prior) = (features(text, &plain), features(text, &stacked));
+        assert_ne!(alone, with_prior);
+        let buckets = |vector: &SparseVector| vector.iter().map(|&(bucket, _)| bucket).collect();
+        let (alone, with_prior): (Vec<u32>, Vec<u32>) = (buckets(&alone), buckets(&with_prior));
+        assert!(alone.iter().all(|bucket| with_prior.contains(bucket)));
+        assert!(with_prior.windows(2).all(|pair| pair[0] < pair[1]));
     }
 
     #[test]
