@@ -7,9 +7,11 @@
 //! numbers, emoji and emoticons; any other non-space character becomes a punctuation token.
 //!
 //! Text on which those normalizers only lowercase without changing a character's length
-//! (printable ASCII, Latin-1 letters, emoji: `is_simple`) takes a fast path: the same
-//! pattern run by the `regex` crate over the lowercased text, whose byte offsets are those
-//! of the original; it yields exactly the tokens of the general path (tested).
+//! (printable ASCII, Latin-1 letters, punctuation, symbols, emoji: `is_simple`), plus
+//! wide spaces, curly apostrophes and ellipses (99.9 % of the real tweets), takes a fast
+//! path: the same pattern, run by `regex-automata` one anchored search per token over a
+//! lowercased copy whose byte offsets are those of the original; it yields exactly the
+//! tokens of the general path (tested).
 //!
 //! Promises:
 //! * Never panics and never fails on any input: a normalisation error yields no tokens.

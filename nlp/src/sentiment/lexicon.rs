@@ -204,19 +204,19 @@ struct StemEntry {
 /// and one of its stem ([`Lexicon::facts`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct WordFacts {
-    /// [`Lexicon::valence`].
+    /// The word's valence: its exact entry, else its stem's.
     pub(crate) valence: Option<f32>,
-    /// [`Lexicon::negated_valence`].
+    /// The valence it takes only when negated ("not *working*"): exact, else by stem.
     pub(crate) negated_valence: Option<f32>,
-    /// [`Lexicon::booster`].
+    /// A booster's (or dampener's) strength.
     pub(crate) booster: Option<f32>,
-    /// [`Lexicon::is_negator`].
+    /// A negator before a word ("not", "never", any "...n't").
     pub(crate) negator: bool,
-    /// [`Lexicon::is_post_negator`].
+    /// A negator after a word (French "pas", "plus", "jamais").
     pub(crate) post_negator: bool,
-    /// [`Lexicon::is_subject`].
+    /// A subject pronoun, which lets a post-negator negate the verb after it.
     pub(crate) subject: bool,
-    /// [`Lexicon::is_contrast`].
+    /// A contrast word ("but", "mais").
     pub(crate) contrast: bool,
 }
 
