@@ -16,6 +16,8 @@
 
 mod models;
 
+use std::cell::Cell;
+
 use collector::Post;
 
 use crate::analysis::{AnalysedPost, Analysis, DropReason, Outcome, PrivacyFlags};
@@ -26,12 +28,21 @@ use crate::intent::IntentDetector;
 use crate::language::LanguageDetector;
 use crate::privacy::{self, SensitiveMatcher};
 use crate::relevance::RelevanceMatcher;
-use crate::tokens::{TokenKind, Tokenizer, stem_algorithm, stem_tokens};
+use crate::tokens::{Token, TokenKind, Tokenizer, stem_algorithm, stem_tokens};
 
 use models::Models;
 
 /// Longer texts are analysed on their first this many bytes (cut at a character boundary).
 pub const MAX_ANALYSED_BYTES: usize = 100_000;
+
+/// A thread keeps its token buffer for the next post up to this capacity (a few hundred
+/// KB: a very long text's buffer is let go).
+const KEPT_TOKEN_CAPACITY: usize = 4_096;
+
+thread_local! {
+    /// The token buffer of this thread's next analysis.
+    static TOKENS: Cell<Vec<Token>> = const { Cell::new(Vec::new()) };
+}
 
 /// Everything the NLP stage compiled from configuration.
 #[derive(Debug)]
@@ -108,16 +119,34 @@ impl Analyzer {
         claimed_language: Option<&str>,
     ) -> Result<Analysis, DropReason> {
         let text = truncate(text, MAX_ANALYSED_BYTES);
-        let mut tokens = self.tokenizer.tokenize(text);
+        // This thread's token buffer, taken (a nested analysis would start its own) and
+        // put back, emptied, for the next post: no large allocation per post.
+        let mut tokens = TOKENS.take();
+        self.tokenizer.tokenize_into(text, &mut tokens);
+        let analysis = self.analyse_tokens(text, claimed_language, &mut tokens);
+        tokens.clear();
+        if tokens.capacity() <= KEPT_TOKEN_CAPACITY {
+            TOKENS.set(tokens);
+        }
+        analysis
+    }
+
+    /// [`Analyzer::analyse_text`] once the (truncated) text is tokenized.
+    fn analyse_tokens(
+        &self,
+        text: &str,
+        claimed_language: Option<&str>,
+        tokens: &mut [Token],
+    ) -> Result<Analysis, DropReason> {
         if tokens.iter().all(|token| token.kind == TokenKind::Punct) {
             return Err(DropReason::EmptyText);
         }
-        let brands = self.relevance.find(&tokens);
+        let brands = self.relevance.find(tokens);
         if brands.is_empty() {
             return Err(DropReason::NotRelevant);
         }
         let mut privacy = PrivacyFlags::default();
-        for category in self.sensitive.find(&tokens) {
+        for category in self.sensitive.find(tokens) {
             match self.privacy.action(category) {
                 SensitiveAction::Drop => return Err(DropReason::Sensitive),
                 SensitiveAction::Flag => privacy.sensitive.push(category.as_str().to_owned()),
@@ -127,14 +156,14 @@ impl Analyzer {
         if self.privacy.redact {
             privacy.redactions = privacy::redact(text).1;
         }
-        let language = self.languages.resolve(claimed_language, &tokens);
-        stem_tokens(&mut tokens, stem_algorithm(&language));
-        let mut categories = self.classifier.classify(&tokens);
+        let language = self.languages.resolve(claimed_language, tokens);
+        stem_tokens(tokens, stem_algorithm(&language));
+        let mut categories = self.classifier.classify(tokens);
         let names: Vec<&str> = self.axis_names.iter().map(String::as_str).collect();
         let sentiment = self
             .models
-            .apply(text, &tokens, &language, &names, &mut categories);
-        let intents = self.intents.detect(&tokens, sentiment.label);
+            .apply(text, tokens, &language, &names, &mut categories);
+        let intents = self.intents.detect(tokens, sentiment.label);
         tracing::trace!(%language, brands = brands.len(), score = sentiment.score, "post analysed");
         Ok(Analysis {
             language,

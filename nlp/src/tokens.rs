@@ -257,9 +257,18 @@ impl Tokenizer {
 
     /// Splits `text` into tokens whose `stem` is still the folded text (see [`stem_tokens`]).
     pub fn tokenize(&self, text: &str) -> Vec<Token> {
+        let mut tokens = Vec::new();
+        self.tokenize_into(text, &mut tokens);
+        tokens
+    }
+
+    /// [`Tokenizer::tokenize`] into `tokens` (cleared first), whose capacity a caller may
+    /// reuse from text to text.
+    pub fn tokenize_into(&self, text: &str, tokens: &mut Vec<Token>) {
+        tokens.clear();
         match simple_lowercase(text) {
-            Some(lowercase) => self.tokenize_simple(text, &lowercase),
-            None => self.tokenize_general(text),
+            Some(lowercase) => self.tokenize_simple(text, &lowercase, tokens),
+            None => self.tokenize_general(text, tokens),
         }
     }
 
@@ -273,8 +282,8 @@ impl Tokenizer {
     /// one takes any, so the leftmost match is always at the next non-space character:
     /// one anchored forward search there finds it, without the reverse search an
     /// unanchored one needs to find where a match starts.
-    fn tokenize_simple(&self, text: &str, lowercase: &str) -> Vec<Token> {
-        let mut tokens = Vec::with_capacity(text.len() / 4);
+    fn tokenize_simple(&self, text: &str, lowercase: &str, tokens: &mut Vec<Token>) {
+        tokens.reserve(text.len() / 4);
         let mut at = 0;
         while let Some(skipped) = lowercase
             .get(at..)
@@ -296,29 +305,26 @@ impl Tokenizer {
             };
             let span = whole_characters(text, found.range());
             let original = text.get(span.clone()).unwrap_or(matched);
-            self.push_split(&mut tokens, &normalized, original, span);
+            self.push_split(tokens, &normalized, original, span);
         }
-        tokens
     }
 
     /// The general path, through the `tokenizers` normalizers and pre-tokenizer.
-    fn tokenize_general(&self, text: &str) -> Vec<Token> {
-        let mut tokens = Vec::new();
+    fn tokenize_general(&self, text: &str, tokens: &mut Vec<Token>) {
         let mut pre_tokenized = PreTokenizedString::from(text);
         let prepared = pre_tokenized
             .normalize(|normalized| self.normalizer.normalize(normalized))
             .and_then(|()| self.pre_tokenizer.pre_tokenize(&mut pre_tokenized));
         if let Err(error) = prepared {
             tracing::debug!(%error, "text could not be tokenized");
-            return tokens;
+            return;
         }
         let splits = pre_tokenized.get_splits(OffsetReferential::Original, OffsetType::Byte);
         tokens.reserve(splits.len());
         for (normalized, (start, end), _) in splits {
             let original = text.get(start..end).unwrap_or(normalized);
-            self.push_split(&mut tokens, normalized, original, start..end);
+            self.push_split(tokens, normalized, original, start..end);
         }
-        tokens
     }
 
     /// Tokenizes and stems in one go (for configured terms and tests).
