@@ -67,7 +67,6 @@ pub fn score(tokens: &[Token], language: &str) -> Sentiment {
         lexicon,
         items: &items,
         facts: &facts,
-        plus_negates: lexicon.is_post_negator("plus"),
     };
     let total = scorer.total();
     let score = total / (total * total + NORMALIZATION_ALPHA).sqrt();
@@ -91,8 +90,6 @@ struct Scorer<'a> {
     items: &'a [&'a Token],
     /// What the lexicon says about each item, looked up once.
     facts: &'a [WordFacts],
-    /// Whether "plus" is a post-negator in this lexicon (French).
-    plus_negates: bool,
 }
 
 impl Scorer<'_> {
@@ -235,7 +232,7 @@ impl Scorer<'_> {
                 return true;
             }
             // French "plus de réseau", "je ne suis plus content".
-            if token.folded == "plus" && self.plus_negates {
+            if token.folded == "plus" && self.facts[index].post_negator {
                 let next = self.items.get(index + 1).map(|next| next.folded.as_str());
                 let before_plus = index
                     .checked_sub(2)

@@ -476,7 +476,8 @@ fn gram_hashes((min, max): (u8, u8), word: &str, buffer: &mut Vec<u8>, hashes: &
 }
 
 thread_local! {
-    /// The bucket set and the graded features of [`finish`], reused from post to post.
+    /// The bucket set and the graded features a post's extraction fills ([`Sink`]) and [`finish`]
+    /// reads back, reused from post to post.
     static FINISHING: RefCell<(BucketSet, SparseVector)> = RefCell::new(Default::default());
 }
 

@@ -361,15 +361,6 @@ impl Lexicon {
         self.valence(&doubled, &stem)
     }
 
-    #[cfg(test)]
-    pub(crate) fn is_negator(&self, folded: &str) -> bool {
-        self.facts(folded, "").negator
-    }
-
-    pub(crate) fn is_post_negator(&self, folded: &str) -> bool {
-        self.facts(folded, "").post_negator
-    }
-
     pub(crate) fn idioms(&self) -> Option<&PhraseSet<usize>> {
         self.idioms.as_ref()
     }
@@ -469,7 +460,8 @@ mod tests {
         let stemmer = Stemmer::create(Algorithm::French);
         let stem = stemmer.stem("decue");
         assert_eq!(french.valence("decue", &stem), Some(-2.5));
-        assert!(english.is_negator("doesn't") && english.is_negator("never"));
+        assert!(english.facts("doesn't", "doesn't").negator);
+        assert!(english.facts("never", "never").negator);
         let very = english.facts("very", "veri");
         assert!(very.booster.is_some_and(|strength| strength > 0.0) && very.valence.is_none());
         let working = english.facts("working", "work");
