@@ -14,6 +14,8 @@
 //! Writing is synchronous (tantivy's writer is); callers run it on a blocking thread.
 
 pub mod error;
+mod filter_search;
+mod label_bits;
 mod label_counts;
 pub mod retention;
 pub mod schema;

@@ -17,6 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use collector::{PostId, SourceKind};
@@ -28,12 +29,12 @@ use tantivy::query::{
     RangeQuery, TermQuery,
 };
 use tantivy::schema::{Facet, IndexRecordOption, Value};
-use tantivy::{
-    DocAddress, Index, IndexReader, Order, ReloadPolicy, Searcher, TantivyDocument, Term,
-};
+use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 use crate::error::IndexError;
-use crate::label_counts::LabelCounts;
+use crate::filter_search;
+use crate::label_bits::{self, LabelBits};
+use crate::label_counts::{ChildCounts, LabelCounts};
 use crate::schema::{
     self, FACET_AXIS, FACET_BRAND, FACET_LANGUAGE, FACET_SENTIMENT, FACET_SOURCE, Fields,
 };
@@ -121,6 +122,8 @@ pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
     fields: Fields,
+    /// Bitsets of the label terms, for searches without text.
+    bits: Arc<LabelBits>,
 }
 
 /// Threads one search may use, at most (one per core up to this).
@@ -170,6 +173,7 @@ impl SearchIndex {
             index,
             reader,
             fields,
+            bits: Arc::new(LabelBits::new(label_bits::DEFAULT_BUDGET)),
         })
     }
 
@@ -195,16 +199,20 @@ impl SearchIndex {
             )));
         }
         let searcher = self.reader.searcher();
-        let text_query = self.parse_text(query.text.as_deref())?;
-        let has_text = text_query.is_some();
-        let combined = self.combine(text_query, query);
-
-        // One pass over the matches: count, page and facets together.
-        let (total, hits, facets) = self.collect(&searcher, &combined, has_text, query)?;
+        let axes = self.axis_names(&searcher)?;
+        let parents = parents(&axes);
+        // One pass over the matches (or their bitsets): count, page and facets together.
+        let (total, hits, counts) = match self.parse_text(query.text.as_deref())? {
+            Some(text_query) => {
+                let combined = self.combine(Some(text_query), query);
+                self.collect(&searcher, &combined, &parents, query)?
+            }
+            None => self.filter(&searcher, &parents, query)?,
+        };
         Ok(SearchResults {
             total,
             hits,
-            facets,
+            facets: facets(counts, axes),
         })
     }
 
@@ -289,28 +297,8 @@ impl SearchIndex {
 
     /// The text query (scored) and every filter (unscored), all required.
     fn combine(&self, text_query: Option<Box<dyn Query>>, query: &SearchQuery) -> Box<dyn Query> {
-        let mut facets: Vec<Facet> = Vec::new();
-        if let Some(sentiment) = query.sentiment {
-            facets.push(schema::label_facet(FACET_SENTIMENT, sentiment.as_str()));
-        }
-        if let Some(source) = query.source {
-            facets.push(schema::label_facet(FACET_SOURCE, source.as_str()));
-        }
-        if let Some(language) = &query.language {
-            facets.push(schema::label_facet(FACET_LANGUAGE, language));
-        }
-        if let Some(brand) = &query.brand {
-            facets.push(schema::label_facet(FACET_BRAND, brand));
-        }
-        for (axis, category) in &query.categories {
-            facets.push(schema::category_facet(axis, category));
-        }
-        if let Some(kind) = &query.influence {
-            facets.push(schema::label_facet(schema::FACET_INFLUENCE, kind));
-        }
-
         let mut filters: Vec<Box<dyn Query>> = Vec::new();
-        for facet in facets {
+        for facet in filter_facets(query) {
             let term = Term::from_facet(self.fields.labels, &facet);
             filters.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
         }
@@ -344,74 +332,67 @@ impl SearchIndex {
         Box::new(BooleanQuery::new(clauses))
     }
 
-    /// Runs `query` once with every collector it needs: the count, the page (by relevance
-    /// with text, newest first without) and the facet counts (fixed roots, and the
-    /// categories of every axis present in the index).
+    /// Runs a query with text once with every collector it needs: the count, the page by
+    /// relevance and the facet counts of `parents`.
     fn collect(
         &self,
         searcher: &Searcher,
         query: &dyn Query,
-        has_text: bool,
+        parents: &[Facet],
         page: &SearchQuery,
     ) -> Result<Collected, IndexError> {
-        let roots = [
-            ("sentiment", FACET_SENTIMENT),
-            ("source", FACET_SOURCE),
-            ("language", FACET_LANGUAGE),
-            ("brand", FACET_BRAND),
-        ];
-        let axes = self.axis_names(searcher)?;
-        let parents: Vec<Facet> = roots
-            .iter()
-            .map(|(_, root)| Facet::from_path([*root]))
-            .chain(
-                axes.iter()
-                    .map(|axis| Facet::from_path([FACET_AXIS, axis.as_str()])),
-            )
-            .collect();
-        let facet_collector = LabelCounts::new("labels", &parents);
+        let facet_collector = LabelCounts::new("labels", parents);
         // A page of 0 still needs a collector in the tuple: ask for one hit, keep none.
         let top = TopDocs::with_limit(page.limit.max(1)).and_offset(page.offset);
-        let (total, scored, counts) = if has_text {
-            let (total, scored, counts) = searcher
-                .search(query, &(Count, top, facet_collector))
-                .map_err(IndexError::tantivy("searching"))?;
-            (total, scored, counts)
-        } else {
-            let newest = top.order_by_fast_field::<tantivy::DateTime>("created", Order::Desc);
-            let (total, by_date, counts) = searcher
-                .search(query, &(Count, newest, facet_collector))
-                .map_err(IndexError::tantivy("searching"))?;
-            let scored: Vec<(f32, DocAddress)> = by_date
-                .into_iter()
-                .map(|(_, address)| (0.0, address))
-                .collect();
-            (total, scored, counts)
-        };
-
+        let (total, scored, counts) = searcher
+            .search(query, &(Count, top, facet_collector))
+            .map_err(IndexError::tantivy("searching"))?;
         let mut hits = Vec::with_capacity(page.limit);
         for (score, address) in scored.into_iter().take(page.limit) {
-            let post = self.read_post(searcher, address)?;
-            hits.push(SearchHit {
-                id: post.post.id.as_str().to_string(),
-                score,
-                post,
-            });
+            hits.push(self.hit(searcher, address, score)?);
         }
+        Ok((total, hits, counts))
+    }
 
-        let mut counts = counts.into_iter();
-        let mut facets = BTreeMap::new();
-        for (key, _) in roots {
-            facets.insert(key.to_string(), children(counts.next()));
+    /// Runs a search without text (filters only) on the label bitsets: newest first.
+    fn filter(
+        &self,
+        searcher: &Searcher,
+        parents: &[Facet],
+        page: &SearchQuery,
+    ) -> Result<Collected, IndexError> {
+        let facets = filter_facets(page);
+        let filters = filter_search::Filters {
+            facets: &facets,
+            since: page.since.map(schema::to_tantivy_date),
+            until: page.until.map(schema::to_tantivy_date),
+        };
+        let fields = filter_search::Fields {
+            labels: self.fields.labels,
+            created: "created",
+        };
+        let depth = page.offset.saturating_add(page.limit);
+        let found = filter_search::search(searcher, &self.bits, &fields, &filters, parents, depth)
+            .map_err(IndexError::tantivy("searching"))?;
+        let mut hits = Vec::with_capacity(page.limit);
+        for address in found.newest.into_iter().skip(page.offset) {
+            hits.push(self.hit(searcher, address, 0.0)?);
         }
-        for axis in axes {
-            let categories = children(counts.next());
-            // Only the axes seen among the matching posts.
-            if !categories.is_empty() {
-                facets.insert(axis, categories);
-            }
-        }
-        Ok((total, hits, facets))
+        Ok((found.total, hits, found.counts))
+    }
+
+    fn hit(
+        &self,
+        searcher: &Searcher,
+        address: DocAddress,
+        score: f32,
+    ) -> Result<SearchHit, IndexError> {
+        let post = self.read_post(searcher, address)?;
+        Ok(SearchHit {
+            id: post.post.id.as_str().to_string(),
+            score,
+            post,
+        })
     }
 
     /// Names of the axes with at least one category in the index, read from the term
@@ -452,8 +433,69 @@ impl SearchIndex {
     }
 }
 
-/// What one pass over the matches gives: total, page, facet counts.
-type Collected = (usize, Vec<SearchHit>, BTreeMap<String, Vec<FacetCount>>);
+/// What one pass over the matches gives: total, page, counts per parent of [`parents`].
+type Collected = (usize, Vec<SearchHit>, ChildCounts);
+
+/// The facet roots counted for every search, by their key in [`SearchResults::facets`].
+const ROOTS: [(&str, &str); 4] = [
+    ("sentiment", FACET_SENTIMENT),
+    ("source", FACET_SOURCE),
+    ("language", FACET_LANGUAGE),
+    ("brand", FACET_BRAND),
+];
+
+/// The parents whose children a search counts: the fixed roots, then each axis.
+fn parents(axes: &BTreeSet<String>) -> Vec<Facet> {
+    ROOTS
+        .iter()
+        .map(|(_, root)| Facet::from_path([*root]))
+        .chain(
+            axes.iter()
+                .map(|axis| Facet::from_path([FACET_AXIS, axis.as_str()])),
+        )
+        .collect()
+}
+
+/// The counts of [`parents`] as [`SearchResults::facets`].
+fn facets(counts: ChildCounts, axes: BTreeSet<String>) -> BTreeMap<String, Vec<FacetCount>> {
+    let mut counts = counts.into_iter();
+    let mut facets = BTreeMap::new();
+    for (key, _) in ROOTS {
+        facets.insert(key.to_string(), children(counts.next()));
+    }
+    for axis in axes {
+        let categories = children(counts.next());
+        // Only the axes seen among the matching posts.
+        if !categories.is_empty() {
+            facets.insert(axis, categories);
+        }
+    }
+    facets
+}
+
+/// The facets a search's filters require.
+fn filter_facets(query: &SearchQuery) -> Vec<Facet> {
+    let mut facets: Vec<Facet> = Vec::new();
+    if let Some(sentiment) = query.sentiment {
+        facets.push(schema::label_facet(FACET_SENTIMENT, sentiment.as_str()));
+    }
+    if let Some(source) = query.source {
+        facets.push(schema::label_facet(FACET_SOURCE, source.as_str()));
+    }
+    if let Some(language) = &query.language {
+        facets.push(schema::label_facet(FACET_LANGUAGE, language));
+    }
+    if let Some(brand) = &query.brand {
+        facets.push(schema::label_facet(FACET_BRAND, brand));
+    }
+    for (axis, category) in &query.categories {
+        facets.push(schema::category_facet(axis, category));
+    }
+    if let Some(kind) = &query.influence {
+        facets.push(schema::label_facet(schema::FACET_INFLUENCE, kind));
+    }
+    facets
+}
 
 /// A parent's children with their counts, highest count first.
 fn children(counts: Option<BTreeMap<String, u64>>) -> Vec<FacetCount> {

@@ -391,3 +391,185 @@ fn search_index_can_be_shared_across_threads() {
     fn assert_send_sync<T: Send + Sync + Clone>() {}
     assert_send_sync::<SearchIndex>();
 }
+
+/// A reproducible stream of numbers in `0..bound` (xorshift), for varied posts.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound
+    }
+}
+
+/// A varied post: sentiment, source, language (one rare), a second brand, topics, a team;
+/// created in groups of three at the same minute (ties on the page's sort key).
+fn varied_post(number: u64, dice: &mut Dice) -> AnalysedPost {
+    let sentiment = [
+        SentimentLabel::Negative,
+        SentimentLabel::Neutral,
+        SentimentLabel::Positive,
+    ][dice.roll(3) as usize];
+    let topic = ["billing", "outage", "support", "product"][dice.roll(4) as usize];
+    let mut categories = vec![("topic", topic)];
+    if dice.roll(2) == 0 {
+        categories.push(("team", "care"));
+    }
+    if dice.roll(5) == 0 {
+        categories.push(("topic", "support"));
+    }
+    let mut post = analysed(&number.to_string(), "texte", sentiment, &categories);
+    post.post.source = [
+        SourceKind::Mastodon,
+        SourceKind::X,
+        SourceKind::Bluesky,
+        SourceKind::Reddit,
+    ][dice.roll(4) as usize];
+    post.post.id = collector::PostId::new(SourceKind::Mastodon, &number.to_string());
+    post.analysis.language = match dice.roll(100) {
+        0..=59 => "en",
+        60..=94 => "fr",
+        95..=96 => "de",
+        _ => "und",
+    }
+    .into();
+    if dice.roll(10) < 3 {
+        post.analysis.brands.push(BrandMatch {
+            brand: "Other Net".into(),
+            matched: "othernet".into(),
+        });
+    }
+    let minutes = i64::try_from(number / 3).expect("small");
+    post.post.created_at = base_time() + TimeDelta::minutes(minutes);
+    post
+}
+
+/// What the general path (term filters in a boolean query, `Count`, `TopDocs` by
+/// `created`, `LabelCounts`) answers for a search without text.
+fn general_path(search: &SearchIndex, query: &SearchQuery) -> SearchResults {
+    let searcher = search.reader.searcher();
+    let axes = search.axis_names(&searcher).expect("axes");
+    let combined = search.combine(None, query);
+    let newest = TopDocs::with_limit(query.limit.max(1))
+        .and_offset(query.offset)
+        .order_by_fast_field::<tantivy::DateTime>("created", tantivy::Order::Desc);
+    let (total, newest, counts) = searcher
+        .search(
+            &combined,
+            &(Count, newest, LabelCounts::new("labels", &parents(&axes))),
+        )
+        .expect("searched");
+    let hits = newest
+        .into_iter()
+        .take(query.limit)
+        .map(|(_, address)| search.hit(&searcher, address, 0.0).expect("hit"))
+        .collect();
+    SearchResults {
+        total,
+        hits,
+        facets: facets(counts, axes),
+    }
+}
+
+/// Searches without text the bitset path answers, each against the general path.
+fn filter_queries() -> Vec<SearchQuery> {
+    let window = |from: i64, to: i64| SearchQuery {
+        since: Some(base_time() + TimeDelta::minutes(from)),
+        until: Some(base_time() + TimeDelta::minutes(to)),
+        ..SearchQuery::default()
+    };
+    vec![
+        SearchQuery::default(),
+        SearchQuery {
+            limit: 7,
+            offset: 13,
+            ..SearchQuery::default()
+        },
+        SearchQuery {
+            limit: 0,
+            sentiment: Some(SentimentLabel::Negative),
+            ..SearchQuery::default()
+        },
+        SearchQuery {
+            brand: Some("Other Net".into()),
+            sentiment: Some(SentimentLabel::Positive),
+            ..SearchQuery::default()
+        },
+        SearchQuery {
+            language: Some("de".into()),
+            ..SearchQuery::default()
+        },
+        SearchQuery {
+            language: Some("fr".into()),
+            source: Some(SourceKind::X),
+            limit: 50,
+            ..SearchQuery::default()
+        },
+        SearchQuery {
+            categories: vec![
+                ("topic".into(), "support".into()),
+                ("team".into(), "care".into()),
+            ],
+            ..SearchQuery::default()
+        },
+        SearchQuery {
+            sentiment: Some(SentimentLabel::Neutral),
+            ..window(20, 90)
+        },
+        window(-5, 1),
+        SearchQuery {
+            language: Some("zz".into()),
+            ..SearchQuery::default()
+        },
+        SearchQuery {
+            brand: Some("Nobody".into()),
+            ..window(0, 1000)
+        },
+    ]
+}
+
+#[test]
+fn searches_without_text_answer_what_the_general_path_answers() {
+    let mut dice = Dice(0x9e37_79b9_7f4a_7c15);
+    let (mut writer, mut search) = PostWriter::open_in_ram().expect("opens");
+    // Several segments, then replaced and deleted posts (segments with deletions).
+    for number in 0..700 {
+        writer.add(&varied_post(number, &mut dice)).expect("add");
+        if number % 97 == 96 {
+            writer.commit(CommitTrigger::DocLimit).expect("commit");
+        }
+    }
+    writer.commit(CommitTrigger::DocLimit).expect("commit");
+    let check = |search: &SearchIndex| {
+        for query in filter_queries() {
+            let expected = general_path(search, &query);
+            // Twice: building the bitsets, then from those kept.
+            for _ in 0..2 {
+                assert_eq!(
+                    search.search(&query).expect("search"),
+                    expected,
+                    "{query:?}"
+                );
+            }
+        }
+    };
+    check(&search);
+    assert!(search.bits.kept_bytes() > 0, "dense terms are kept");
+
+    for number in (0..700).step_by(11) {
+        writer.add(&varied_post(number, &mut dice)).expect("add");
+    }
+    for number in (5..700).step_by(23) {
+        let id = collector::PostId::new(SourceKind::Mastodon, &number.to_string());
+        writer.delete(&id).expect("delete");
+    }
+    writer.commit(CommitTrigger::DocLimit).expect("commit");
+    check(&search);
+
+    // Nothing kept: every bitset is built for the search that needs it.
+    search.bits = Arc::new(LabelBits::new(0));
+    check(&search);
+    assert_eq!(search.bits.kept_bytes(), 0);
+}
