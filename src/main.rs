@@ -15,6 +15,10 @@ use veille::{bench, fixtures, pipeline, users};
 
 mod nats_roles;
 
+/// mimalloc instead of the system allocator: see `docs/PERFORMANCE.md` ("Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "veille", version, about = "Real-time social-media listening")]
 struct Cli {

@@ -8,23 +8,19 @@
 //! gives for the same search, ties broken the same way (lower address first).
 //!
 //! Per segment, on the search threads: the matches are the AND of the filters' bitsets
-//! (and of the live documents); the total and each child's count are population counts of
-//! intersections, 64 posts per word; only the page visits matches one by one, reading
-//! `created`. A child carried by few posts is counted from its postings instead.
+//! (and of the live documents); the total is their population count, the facet counts
+//! those of intersections ([`crate::facet_tally`]), 64 posts per word; only the page visits
+//! matches one by one, reading `created`.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BinaryHeap;
 
 use tantivy::columnar::Column;
-use tantivy::postings::TermInfo;
-use tantivy::schema::{Facet, Field, IndexRecordOption};
-use tantivy::{DateTime, DocAddress, DocId, InvertedIndexReader, Searcher, SegmentReader};
+use tantivy::schema::{Facet, Field};
+use tantivy::{DateTime, DocAddress, DocId, Searcher, SegmentReader};
 
-use crate::label_bits::{self, Bits, LabelBits};
-use crate::label_counts::ChildCounts;
-
-/// What separates the components of an encoded facet path (tantivy's encoding).
-const FACET_SEP_BYTE: u8 = 0;
+use crate::facet_tally::{self, ChildCounts, SegmentMatches};
+use crate::label_bits::{self, LabelBits};
 
 /// What a search without text asks.
 pub(crate) struct Filters<'a> {
@@ -66,63 +62,50 @@ pub(crate) fn search(
     let segments = searcher.segment_readers();
     let searched: Vec<_> = segments.iter().map(SegmentReader::segment_id).collect();
     bits.retain(&searched);
-    let parents: Vec<Vec<u8>> = parents
-        .iter()
-        .map(|parent| parent.encoded_str().as_bytes().to_vec())
-        .collect();
     let per_segment = searcher.index().search_executor().map(
         |(ordinal, segment)| {
             let ordinal = u32::try_from(ordinal).unwrap_or(u32::MAX);
-            search_segment(bits, fields, filters, &parents, depth, ordinal, segment)
+            search_segment(bits, fields, filters, depth, ordinal, segment)
         },
         segments.iter().enumerate(),
     )?;
 
-    let mut found = Found {
-        total: 0,
-        newest: Vec::new(),
-        counts: vec![BTreeMap::new(); parents.len()],
-    };
+    let mut total = 0;
     let mut newest = Vec::new();
+    let mut matches = Vec::with_capacity(per_segment.len());
     for segment in per_segment {
-        found.total += segment.total;
+        total += segment.total;
         newest.extend(segment.newest.into_iter().map(|Newer(candidate)| candidate));
-        for (into, children) in found.counts.iter_mut().zip(segment.counts) {
-            for (child, count) in children {
-                *into.entry(child).or_insert(0) += count;
-            }
-        }
+        matches.push(segment.matches);
     }
+    let counts = facet_tally::count(searcher, bits, fields.labels, parents, &matches)?;
     newest.sort_by(|a, b| a.rank(b));
-    found.newest = newest
-        .into_iter()
-        .take(depth)
-        .map(|candidate| candidate.address)
-        .collect();
-    Ok(found)
+    Ok(Found {
+        total,
+        newest: newest
+            .into_iter()
+            .take(depth)
+            .map(|candidate| candidate.address)
+            .collect(),
+        counts,
+    })
 }
 
 /// One segment's share of the answer.
 struct SegmentFound {
+    matches: SegmentMatches,
     total: usize,
     newest: Vec<Newer>,
-    counts: ChildCounts,
 }
 
 fn search_segment(
     bits: &LabelBits,
     fields: &Fields<'_>,
     filters: &Filters<'_>,
-    parents: &[Vec<u8>],
     depth: usize,
     ordinal: u32,
     segment: &SegmentReader,
 ) -> tantivy::Result<SegmentFound> {
-    let mut found = SegmentFound {
-        total: 0,
-        newest: Vec::new(),
-        counts: vec![BTreeMap::new(); parents.len()],
-    };
     let inverted = segment.inverted_index(fields.labels)?;
     let max_doc = segment.max_doc();
 
@@ -131,14 +114,15 @@ fn search_segment(
         Some(alive) => alive.to_vec(),
         None => all_documents(max_doc),
     };
-    let unfiltered = filters.facets.is_empty()
+    let every_document = filters.facets.is_empty()
         && filters.since.is_none()
         && filters.until.is_none()
         && !segment.has_deletes();
     for facet in filters.facets {
         let key = facet.encoded_str().as_bytes();
         let Some(info) = inverted.terms().get(key)? else {
-            return Ok(found);
+            matches.fill(0);
+            break;
         };
         let carried = bits.term(segment, &inverted, key, &info)?;
         for (word, with) in matches.iter_mut().zip(carried.iter()) {
@@ -149,30 +133,21 @@ fn search_segment(
     if filters.since.is_some() || filters.until.is_some() {
         keep_window(&mut matches, &created, filters);
     }
-    found.total = matches.iter().map(|word| word.count_ones() as usize).sum();
-    if found.total == 0 {
-        return Ok(found);
-    }
-
-    for (parent, counts) in parents.iter().zip(found.counts.iter_mut()) {
-        for (child, info) in children(&inverted, parent)? {
-            let count = if unfiltered {
-                // Every document is a match: the term's document frequency is its count.
-                u64::from(info.doc_freq)
-            } else if label_bits::is_dense(&info, max_doc) {
-                let carried = bits.term(segment, &inverted, &child.key, &info)?;
-                intersection_count(&matches, &carried)
-            } else {
-                postings_count(&inverted, &info, &matches)?
-            };
-            if count > 0 {
-                *counts.entry(child.name).or_insert(0) += count;
-            }
-        }
-    }
-
-    found.newest = newest(&matches, &created, depth, ordinal);
-    Ok(found)
+    let total = matches.iter().map(|word| word.count_ones() as usize).sum();
+    let newest = if total == 0 {
+        Vec::new()
+    } else {
+        newest(&matches, &created, depth, ordinal)
+    };
+    Ok(SegmentFound {
+        matches: SegmentMatches {
+            segment: ordinal,
+            bits: matches,
+            every_document,
+        },
+        total,
+        newest,
+    })
 }
 
 /// Every document of a segment of `max_doc`, as a bitset.
@@ -209,78 +184,6 @@ fn keep_window(matches: &mut [u64], created: &Column<DateTime>, filters: &Filter
 /// The document at `bit` of word `index`.
 fn doc_at(index: usize, bit: u32) -> DocId {
     u32::try_from(index * 64).unwrap_or(DocId::MAX) + bit
-}
-
-/// A child of a parent in one segment's term dictionary.
-struct Child {
-    /// Its encoded path (the term).
-    key: Vec<u8>,
-    name: String,
-}
-
-/// The children of `parent` (an encoded path) present in the segment, with their postings.
-fn children(
-    inverted: &InvertedIndexReader,
-    parent: &[u8],
-) -> std::io::Result<Vec<(Child, TermInfo)>> {
-    let mut prefix = parent.to_vec();
-    if !prefix.is_empty() {
-        prefix.push(FACET_SEP_BYTE);
-    }
-    let mut range = inverted.terms().range().ge(&prefix);
-    let mut end = parent.to_vec();
-    if !end.is_empty() {
-        end.push(FACET_SEP_BYTE + 1);
-        range = range.lt(&end);
-    }
-    let mut stream = range.into_stream()?;
-    let mut found = Vec::new();
-    while stream.advance() {
-        let key = stream.key();
-        let rest = key.get(prefix.len()..).unwrap_or_default();
-        if rest.is_empty() || rest.contains(&FACET_SEP_BYTE) {
-            continue;
-        }
-        found.push((
-            Child {
-                key: key.to_vec(),
-                name: String::from_utf8_lossy(rest).into_owned(),
-            },
-            stream.value().clone(),
-        ));
-    }
-    Ok(found)
-}
-
-/// How many documents both bitsets hold.
-fn intersection_count(matches: &[u64], carried: &Bits) -> u64 {
-    matches
-        .iter()
-        .zip(carried.iter())
-        .map(|(a, b)| u64::from((a & b).count_ones()))
-        .sum()
-}
-
-/// How many documents of a term's postings are matches.
-fn postings_count(
-    inverted: &InvertedIndexReader,
-    info: &TermInfo,
-    matches: &[u64],
-) -> std::io::Result<u64> {
-    let mut postings =
-        inverted.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
-    let mut count = 0;
-    loop {
-        let docs = postings.docs();
-        if docs.is_empty() {
-            return Ok(count);
-        }
-        for &doc in docs {
-            let word = matches.get(doc as usize / 64).copied().unwrap_or(0);
-            count += (word >> (doc % 64)) & 1;
-        }
-        postings.advance();
-    }
 }
 
 /// A match for the page: when it was created and where it is.

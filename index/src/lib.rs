@@ -14,9 +14,10 @@
 //! Writing is synchronous (tantivy's writer is); callers run it on a blocking thread.
 
 pub mod error;
+mod facet_tally;
 mod filter_search;
 mod label_bits;
-mod label_counts;
+mod match_bits;
 pub mod retention;
 pub mod schema;
 pub mod search;

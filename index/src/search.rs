@@ -12,6 +12,13 @@
 //! * hits are sorted by relevance when there is text, else newest first (`created`
 //!   descending); words are combined with AND unless the text says `OR`.
 //!
+//! How: a search with text runs its query once with `Count`, `TopDocs` and a collector of
+//! the matches as bitsets ([`crate::match_bits`]); a search without text (filters only:
+//! the dashboard's feeds) ANDs the filters' bitsets ([`crate::filter_search`]). Either way
+//! the facet counts are population counts of the matches AND each value's bitset
+//! ([`crate::facet_tally`]), kept across searches for the values many posts carry
+//! ([`crate::label_bits`]).
+//!
 //! The API is blocking (tantivy is synchronous): async callers wrap it in `spawn_blocking`.
 //! [`SearchIndex`] is cheap to clone, `Send` and `Sync`.
 
@@ -32,9 +39,10 @@ use tantivy::schema::{Facet, IndexRecordOption, Value};
 use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 use crate::error::IndexError;
+use crate::facet_tally::{self, ChildCounts};
 use crate::filter_search;
 use crate::label_bits::{self, LabelBits};
-use crate::label_counts::{ChildCounts, LabelCounts};
+use crate::match_bits::MatchBits;
 use crate::schema::{
     self, FACET_AXIS, FACET_BRAND, FACET_LANGUAGE, FACET_SENTIMENT, FACET_SOURCE, Fields,
 };
@@ -332,8 +340,9 @@ impl SearchIndex {
         Box::new(BooleanQuery::new(clauses))
     }
 
-    /// Runs a query with text once with every collector it needs: the count, the page by
-    /// relevance and the facet counts of `parents`.
+    /// Runs a query with text once with every collector it needs (the count, the page by
+    /// relevance, the matches as bitsets), then counts the children of `parents` among the
+    /// matches from the label bitsets.
     fn collect(
         &self,
         searcher: &Searcher,
@@ -341,12 +350,14 @@ impl SearchIndex {
         parents: &[Facet],
         page: &SearchQuery,
     ) -> Result<Collected, IndexError> {
-        let facet_collector = LabelCounts::new("labels", parents);
         // A page of 0 still needs a collector in the tuple: ask for one hit, keep none.
         let top = TopDocs::with_limit(page.limit.max(1)).and_offset(page.offset);
-        let (total, scored, counts) = searcher
-            .search(query, &(Count, top, facet_collector))
+        let (total, scored, matches) = searcher
+            .search(query, &(Count, top, MatchBits))
             .map_err(IndexError::tantivy("searching"))?;
+        let counts =
+            facet_tally::count(searcher, &self.bits, self.fields.labels, parents, &matches)
+                .map_err(IndexError::tantivy("counting facets"))?;
         let mut hits = Vec::with_capacity(page.limit);
         for (score, address) in scored.into_iter().take(page.limit) {
             hits.push(self.hit(searcher, address, score)?);

@@ -429,6 +429,8 @@ fn varied_post(number: u64, dice: &mut Dice) -> AnalysedPost {
     ][dice.roll(4) as usize];
     post.post.id = collector::PostId::new(SourceKind::Mastodon, &number.to_string());
     post.analysis.language = match dice.roll(100) {
+        // One post in the whole index: a child counted from its postings.
+        _ if number == 350 => "it",
         0..=59 => "en",
         60..=94 => "fr",
         95..=96 => "de",
@@ -446,25 +448,53 @@ fn varied_post(number: u64, dice: &mut Dice) -> AnalysedPost {
     post
 }
 
-/// What the general path (term filters in a boolean query, `Count`, `TopDocs` by
-/// `created`, `LabelCounts`) answers for a search without text.
+/// What tantivy's own collectors answer: the text and term filters in a boolean query,
+/// `Count`, `TopDocs` (by relevance with text, by `created` without), `FacetCollector`.
 fn general_path(search: &SearchIndex, query: &SearchQuery) -> SearchResults {
     let searcher = search.reader.searcher();
     let axes = search.axis_names(&searcher).expect("axes");
-    let combined = search.combine(None, query);
-    let newest = TopDocs::with_limit(query.limit.max(1))
-        .and_offset(query.offset)
-        .order_by_fast_field::<tantivy::DateTime>("created", tantivy::Order::Desc);
-    let (total, newest, counts) = searcher
-        .search(
-            &combined,
-            &(Count, newest, LabelCounts::new("labels", &parents(&axes))),
-        )
-        .expect("searched");
-    let hits = newest
+    let parents = parents(&axes);
+    let text = search.parse_text(query.text.as_deref()).expect("parsed");
+    let has_text = text.is_some();
+    let combined = search.combine(text, query);
+    let top = TopDocs::with_limit(query.limit.max(1)).and_offset(query.offset);
+    let mut facet_collector = tantivy::collector::FacetCollector::for_field("labels");
+    for parent in &parents {
+        facet_collector.add_facet(parent.clone());
+    }
+    let (total, found, facet_counts) = if has_text {
+        searcher
+            .search(&combined, &(Count, top, facet_collector))
+            .expect("searched")
+    } else {
+        let newest = top.order_by_fast_field::<tantivy::DateTime>("created", tantivy::Order::Desc);
+        let (total, newest, facet_counts) = searcher
+            .search(&combined, &(Count, newest, facet_collector))
+            .expect("searched");
+        let newest = newest
+            .into_iter()
+            .map(|(_, address)| (0.0, address))
+            .collect();
+        (total, newest, facet_counts)
+    };
+    let counts = parents
+        .iter()
+        .map(|parent| {
+            facet_counts
+                .get(parent.clone())
+                .filter_map(|(facet, count)| {
+                    facet
+                        .to_path()
+                        .last()
+                        .map(|name| ((*name).to_owned(), count))
+                })
+                .collect()
+        })
+        .collect();
+    let hits = found
         .into_iter()
         .take(query.limit)
-        .map(|(_, address)| search.hit(&searcher, address, 0.0).expect("hit"))
+        .map(|(score, address)| search.hit(&searcher, address, score).expect("hit"))
         .collect();
     SearchResults {
         total,
@@ -473,7 +503,7 @@ fn general_path(search: &SearchIndex, query: &SearchQuery) -> SearchResults {
     }
 }
 
-/// Searches without text the bitset path answers, each against the general path.
+/// Searches (most without text) checked against tantivy's own collectors.
 fn filter_queries() -> Vec<SearchQuery> {
     let window = |from: i64, to: i64| SearchQuery {
         since: Some(base_time() + TimeDelta::minutes(from)),
@@ -502,6 +532,10 @@ fn filter_queries() -> Vec<SearchQuery> {
             ..SearchQuery::default()
         },
         SearchQuery {
+            language: Some("it".into()),
+            ..SearchQuery::default()
+        },
+        SearchQuery {
             language: Some("fr".into()),
             source: Some(SourceKind::X),
             limit: 50,
@@ -527,11 +561,22 @@ fn filter_queries() -> Vec<SearchQuery> {
             brand: Some("Nobody".into()),
             ..window(0, 1000)
         },
+        // With text: the facet counts come from the matches' bitsets.
+        text("texte"),
+        SearchQuery {
+            sentiment: Some(SentimentLabel::Negative),
+            language: Some("fr".into()),
+            ..text("texte")
+        },
+        SearchQuery {
+            limit: 0,
+            ..text("nothing")
+        },
     ]
 }
 
 #[test]
-fn searches_without_text_answer_what_the_general_path_answers() {
+fn searches_answer_what_tantivys_collectors_answer() {
     let mut dice = Dice(0x9e37_79b9_7f4a_7c15);
     let (mut writer, mut search) = PostWriter::open_in_ram().expect("opens");
     // Several segments, then replaced and deleted posts (segments with deletions).
