@@ -33,6 +33,16 @@ pub(crate) struct SegmentMatches {
     pub(crate) every_document: bool,
 }
 
+impl SegmentMatches {
+    /// How many matches the segment has.
+    pub(crate) fn count(&self) -> usize {
+        self.bits
+            .iter()
+            .map(|word| word.count_ones() as usize)
+            .sum()
+    }
+}
+
 /// Counts the children of `parents` in the facet field `labels` among the matches of every
 /// segment (on the index's search threads) and adds them up.
 pub(crate) fn count(

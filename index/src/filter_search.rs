@@ -133,18 +133,19 @@ fn search_segment(
     if filters.since.is_some() || filters.until.is_some() {
         keep_window(&mut matches, &created, filters);
     }
-    let total = matches.iter().map(|word| word.count_ones() as usize).sum();
+    let matches = SegmentMatches {
+        segment: ordinal,
+        bits: matches,
+        every_document,
+    };
+    let total = matches.count();
     let newest = if total == 0 {
         Vec::new()
     } else {
-        newest(&matches, &created, depth, ordinal)
+        newest(&matches.bits, &created, depth, ordinal)
     };
     Ok(SegmentFound {
-        matches: SegmentMatches {
-            segment: ordinal,
-            bits: matches,
-            every_document,
-        },
+        matches,
         total,
         newest,
     })

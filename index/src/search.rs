@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 use collector::{PostId, SourceKind};
 use nlp::{AnalysedPost, SentimentLabel};
 use serde::{Deserialize, Serialize};
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::TopDocs;
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, QueryParserError,
     RangeQuery, TermQuery,
@@ -39,7 +39,7 @@ use tantivy::schema::{Facet, IndexRecordOption, Value};
 use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 use crate::error::IndexError;
-use crate::facet_tally::{self, ChildCounts};
+use crate::facet_tally::{self, ChildCounts, SegmentMatches};
 use crate::filter_search;
 use crate::label_bits::{self, LabelBits};
 use crate::match_bits::MatchBits;
@@ -340,9 +340,9 @@ impl SearchIndex {
         Box::new(BooleanQuery::new(clauses))
     }
 
-    /// Runs a query with text once with every collector it needs (the count, the page by
-    /// relevance, the matches as bitsets), then counts the children of `parents` among the
-    /// matches from the label bitsets.
+    /// Runs a query with text once with the collectors it needs (the page by relevance, the
+    /// matches as bitsets), then counts the matches and the children of `parents` among
+    /// them from the label bitsets.
     fn collect(
         &self,
         searcher: &Searcher,
@@ -352,9 +352,10 @@ impl SearchIndex {
     ) -> Result<Collected, IndexError> {
         // A page of 0 still needs a collector in the tuple: ask for one hit, keep none.
         let top = TopDocs::with_limit(page.limit.max(1)).and_offset(page.offset);
-        let (total, scored, matches) = searcher
-            .search(query, &(Count, top, MatchBits))
+        let (scored, matches) = searcher
+            .search(query, &(top, MatchBits))
             .map_err(IndexError::tantivy("searching"))?;
+        let total = matches.iter().map(SegmentMatches::count).sum();
         let counts =
             facet_tally::count(searcher, &self.bits, self.fields.labels, parents, &matches)
                 .map_err(IndexError::tantivy("counting facets"))?;

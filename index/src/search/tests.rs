@@ -8,6 +8,7 @@ use nlp::{BrandMatch, SentimentLabel};
 use super::*;
 use crate::schema::tests::analysed;
 use crate::writer::{CommitTrigger, PostWriter};
+use tantivy::collector::Count;
 
 fn base_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 1, 12, 0, 0)
