@@ -3,9 +3,9 @@
 //!
 //! In: the facets every post must carry, an optional `created` window, the parents whose
 //! children to count and how deep the newest-first page goes. Out: the total, the newest
-//! posts' addresses and the children's counts: what the general path (a boolean query of
-//! term filters with `Count`, `TopDocs` by `created` and [`crate::label_counts::LabelCounts`])
-//! gives for the same search, ties broken the same way (lower address first).
+//! posts' addresses and the children's counts: what tantivy's collectors (`Count`,
+//! `TopDocs` by `created`, `FacetCollector`) give for a boolean query of the same term
+//! filters, ties broken the same way (lower address first).
 //!
 //! Per segment, on the search threads: the matches are the AND of the filters' bitsets
 //! (and of the live documents); the total is their population count, the facet counts

@@ -12,12 +12,12 @@
 //! * hits are sorted by relevance when there is text, else newest first (`created`
 //!   descending); words are combined with AND unless the text says `OR`.
 //!
-//! How: a search with text runs its query once with `Count`, `TopDocs` and a collector of
-//! the matches as bitsets ([`crate::match_bits`]); a search without text (filters only:
-//! the dashboard's feeds) ANDs the filters' bitsets ([`crate::filter_search`]). Either way
-//! the facet counts are population counts of the matches AND each value's bitset
-//! ([`crate::facet_tally`]), kept across searches for the values many posts carry
-//! ([`crate::label_bits`]).
+//! How: a search with text runs its query once with `TopDocs` and a collector of the
+//! matches as bitsets (module `match_bits`); a search without text (filters only: the
+//! dashboard's feeds) ANDs the filters' bitsets (module `filter_search`). Either way the
+//! total and the facet counts are population counts of the matches, and of the matches AND
+//! each value's bitset (module `facet_tally`), kept across searches for the values many
+//! posts carry (module `label_bits`).
 //!
 //! The API is blocking (tantivy is synchronous): async callers wrap it in `spawn_blocking`.
 //! [`SearchIndex`] is cheap to clone, `Send` and `Sync`.
