@@ -173,6 +173,29 @@ fn postings_count(
     }
 }
 
+/// Tantivy's `FacetCollector` counts for `parents`, in the shape [`count`] gives (the
+/// reference of the tests).
+#[cfg(test)]
+pub(crate) fn child_counts_of(
+    counts: &tantivy::collector::FacetCounts,
+    parents: &[Facet],
+) -> ChildCounts {
+    parents
+        .iter()
+        .map(|parent| {
+            counts
+                .get(parent.clone())
+                .filter_map(|(facet, count)| {
+                    facet
+                        .to_path()
+                        .last()
+                        .map(|name| ((*name).to_owned(), count))
+                })
+                .collect()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,20 +277,7 @@ mod tests {
             collector.add_facet(parent);
         }
         let counts = searcher.search(query, &collector).expect("searched");
-        parents()
-            .iter()
-            .map(|parent| {
-                counts
-                    .get(parent.clone())
-                    .filter_map(|(facet, count)| {
-                        facet
-                            .to_path()
-                            .last()
-                            .map(|name| ((*name).to_owned(), count))
-                    })
-                    .collect()
-            })
-            .collect()
+        child_counts_of(&counts, &parents())
     }
 
     #[test]

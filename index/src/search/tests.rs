@@ -478,20 +478,7 @@ fn general_path(search: &SearchIndex, query: &SearchQuery) -> SearchResults {
             .collect();
         (total, newest, facet_counts)
     };
-    let counts = parents
-        .iter()
-        .map(|parent| {
-            facet_counts
-                .get(parent.clone())
-                .filter_map(|(facet, count)| {
-                    facet
-                        .to_path()
-                        .last()
-                        .map(|name| ((*name).to_owned(), count))
-                })
-                .collect()
-        })
-        .collect();
+    let counts = crate::facet_tally::child_counts_of(&facet_counts, &parents);
     let hits = found
         .into_iter()
         .take(query.limit)
