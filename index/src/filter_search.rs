@@ -60,8 +60,6 @@ pub(crate) fn search(
     depth: usize,
 ) -> tantivy::Result<Found> {
     let segments = searcher.segment_readers();
-    let searched: Vec<_> = segments.iter().map(SegmentReader::segment_id).collect();
-    bits.retain(&searched);
     let per_segment = searcher.index().search_executor().map(
         |(ordinal, segment)| {
             let ordinal = u32::try_from(ordinal).unwrap_or(u32::MAX);

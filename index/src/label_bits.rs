@@ -164,6 +164,14 @@ impl LabelBits {
         let bits: Bits = words.into();
         let mut kept = self.lock();
         let Kept { alive, bytes, .. } = &mut *kept;
+        // The segment's live documents before its latest deletions are out of date.
+        alive.retain(|(segment, _, _), stale| {
+            let keep = *segment != id.0;
+            if !keep {
+                *bytes -= stale.len() * 8;
+            }
+            keep
+        });
         Kept::keep(alive, bytes, self.budget, id, &bits);
         Some(bits)
     }

@@ -207,6 +207,13 @@ impl SearchIndex {
             )));
         }
         let searcher = self.reader.searcher();
+        // The bitsets of segments merged away since the last search are dropped.
+        let searched: Vec<_> = searcher
+            .segment_readers()
+            .iter()
+            .map(tantivy::SegmentReader::segment_id)
+            .collect();
+        self.bits.retain(&searched);
         let axes = self.axis_names(&searcher)?;
         let parents = parents(&axes);
         // One pass over the matches (or their bitsets): count, page and facets together.

@@ -601,7 +601,30 @@ fn searches_answer_what_tantivys_collectors_answer() {
     writer.commit(CommitTrigger::DocLimit).expect("commit");
     check(&search);
 
+    // Every post deleted: the segments go, and their bitsets with them.
+    assert!(search.bits.kept_bytes() > 0);
+    for number in 0..700 {
+        let id = collector::PostId::new(SourceKind::Mastodon, &number.to_string());
+        writer.delete(&id).expect("delete");
+    }
+    writer.commit(CommitTrigger::DocLimit).expect("commit");
+    assert_eq!(
+        search
+            .search(&SearchQuery::default())
+            .expect("search")
+            .total,
+        0
+    );
+    assert_eq!(search.bits.kept_bytes(), 0, "bitsets of dropped segments");
+
     // Nothing kept: every bitset is built for the search that needs it.
+    for number in 0..300 {
+        writer.add(&varied_post(number, &mut dice)).expect("add");
+        if number % 97 == 96 {
+            writer.commit(CommitTrigger::DocLimit).expect("commit");
+        }
+    }
+    writer.commit(CommitTrigger::DocLimit).expect("commit");
     search.bits = Arc::new(LabelBits::new(0));
     check(&search);
     assert_eq!(search.bits.kept_bytes(), 0);
