@@ -34,6 +34,10 @@ use crate::search::SearchIndex;
 
 /// Memory the writer may use for documents not yet flushed, over all its threads.
 const MEMORY_BUDGET_BYTES: usize = 64 * 1024 * 1024;
+/// Segments of this many posts or more are not merged further: a merge holds buffers in
+/// proportion to the posts it merges (about 300 bytes of anonymous memory per post), so
+/// unbounded merges of millions of posts pushed the process over 1.3 GB at 10M posts.
+const MERGE_MAX_DOCS: usize = 200_000;
 /// At most this many indexing threads (the service shares the machine with NLP).
 const MAX_THREADS: usize = 2;
 /// Version of the commit payload layout. Changing the layout also needs a
@@ -130,6 +134,9 @@ impl PostWriter {
                     source,
                 },
             })?;
+        let mut merge_policy = tantivy::indexer::LogMergePolicy::default();
+        merge_policy.set_max_docs_before_merge(MERGE_MAX_DOCS);
+        writer.set_merge_policy(Box::new(merge_policy));
         let metas = index
             .load_metas()
             .map_err(IndexError::tantivy("reading the last commit"))?;
