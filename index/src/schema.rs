@@ -2,9 +2,13 @@
 //!
 //! Promises:
 //! * every index directory holds [`VERSION_FILE`] with the [`SCHEMA_VERSION`] it was created
-//!   with, written before the index itself; opening a directory of another version, or a
+//!   with, written before the index itself; opening a directory of an unknown version, or a
 //!   tantivy index without that file, is [`IndexError::SchemaMismatch`], never a silent
 //!   misread;
+//! * directories of schema version 1 open as they are: version 2 only stopped writing
+//!   fields nothing read (`followers`, `source`, `language`, `sentiment`,
+//!   `sentiment_score`, and the stored copy of `created`; the facets and the stored post
+//!   hold the same facts), so new posts leave them empty and every search works alike;
 //! * `to_document` is the only place a post becomes a document; the whole post is stored
 //!   as JSON in the `doc` field, so a hit gives back exactly the post that was added;
 //! * text and author are tokenized by [`TEXT_TOKENIZER`]: words, lowercased and ASCII-folded,
@@ -25,7 +29,7 @@ use tantivy::directory::Directory;
 use tantivy::directory::error::OpenReadError;
 use tantivy::schema::{
     DateOptions, DateTimePrecision, FAST, FacetOptions, Field, INDEXED, IndexRecordOption, STORED,
-    STRING, Schema, TextFieldIndexing, TextOptions, Value,
+    STRING, Schema, SchemaBuilder, TextFieldIndexing, TextOptions, Value,
 };
 use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
@@ -35,8 +39,9 @@ use tantivy::{Index, IndexSettings, TantivyDocument, Term};
 use crate::error::IndexError;
 
 /// Version of the schema below. Bump it whenever a field, its options or the tokenizer
-/// change: older directories are then refused instead of misread.
-pub const SCHEMA_VERSION: u32 = 1;
+/// change: older directories are then refused instead of misread, unless
+/// [`schema_of_version`] still knows how to read them.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Name of the file, in the index directory, that records the schema version.
 pub const VERSION_FILE: &str = "veille-index.json";
@@ -61,44 +66,75 @@ pub(crate) struct Fields {
     pub(crate) id: Field,
     pub(crate) text: Field,
     pub(crate) author: Field,
-    pub(crate) followers: Field,
     pub(crate) created: Field,
-    pub(crate) source: Field,
-    pub(crate) language: Field,
-    pub(crate) sentiment: Field,
-    pub(crate) sentiment_score: Field,
     pub(crate) labels: Field,
     pub(crate) doc: Field,
 }
 
 /// Builds the schema of [`SCHEMA_VERSION`].
 pub(crate) fn build_schema() -> (Schema, Fields) {
-    let text_options = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer(TEXT_TOKENIZER)
-            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-    );
-    let date_options = DateOptions::default()
-        .set_indexed()
-        .set_fast()
-        .set_stored()
-        .set_precision(DateTimePrecision::Microseconds);
-
     let mut builder = Schema::builder();
-    let fields = Fields {
+    let fields = add_fields(&mut builder);
+    (builder.build(), fields)
+}
+
+/// The schema of an index directory of `version`, if this build reads that version.
+pub(crate) fn schema_of_version(version: u32) -> Option<Schema> {
+    let mut builder = Schema::builder();
+    match version {
+        SCHEMA_VERSION => {
+            add_fields(&mut builder);
+        }
+        1 => {
+            // Version 1, in its field order: the fields of today with a stored `created`,
+            // and five fields written but never read since.
+            let text_options = text_options();
+            builder.add_text_field("id", STRING | STORED);
+            builder.add_text_field("text", text_options.clone());
+            builder.add_text_field("author", text_options);
+            builder.add_u64_field("followers", FAST | STORED | INDEXED);
+            builder.add_date_field("created", date_options().set_stored());
+            builder.add_text_field("source", STRING | FAST);
+            builder.add_text_field("language", STRING | FAST);
+            builder.add_text_field("sentiment", STRING | FAST);
+            builder.add_f64_field("sentiment_score", FAST);
+            builder.add_facet_field("labels", FacetOptions::default());
+            builder.add_text_field("doc", STORED);
+        }
+        _ => return None,
+    }
+    Some(builder.build())
+}
+
+/// The fields of [`SCHEMA_VERSION`], in order.
+fn add_fields(builder: &mut SchemaBuilder) -> Fields {
+    let text_options = text_options();
+    Fields {
         id: builder.add_text_field("id", STRING | STORED),
         text: builder.add_text_field("text", text_options.clone()),
         author: builder.add_text_field("author", text_options),
-        followers: builder.add_u64_field("followers", FAST | STORED | INDEXED),
-        created: builder.add_date_field("created", date_options),
-        source: builder.add_text_field("source", STRING | FAST),
-        language: builder.add_text_field("language", STRING | FAST),
-        sentiment: builder.add_text_field("sentiment", STRING | FAST),
-        sentiment_score: builder.add_f64_field("sentiment_score", FAST),
+        created: builder.add_date_field("created", date_options()),
         labels: builder.add_facet_field("labels", FacetOptions::default()),
         doc: builder.add_text_field("doc", STORED),
-    };
-    (builder.build(), fields)
+    }
+}
+
+/// Text and author: words with positions, through [`TEXT_TOKENIZER`].
+fn text_options() -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(TEXT_TOKENIZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    )
+}
+
+/// `created`: indexed (retention's range deletes, time windows of text searches) and fast
+/// (time windows and newest-first order of feeds), to the microsecond.
+fn date_options() -> DateOptions {
+    DateOptions::default()
+        .set_indexed()
+        .set_fast()
+        .set_precision(DateTimePrecision::Microseconds)
 }
 
 /// Resolves the fields of an opened index.
@@ -112,12 +148,7 @@ fn resolve_fields(schema: &Schema) -> Result<Fields, IndexError> {
         id: field("id")?,
         text: field("text")?,
         author: field("author")?,
-        followers: field("followers")?,
         created: field("created")?,
-        source: field("source")?,
-        language: field("language")?,
-        sentiment: field("sentiment")?,
-        sentiment_score: field("sentiment_score")?,
         labels: field("labels")?,
         doc: field("doc")?,
     })
@@ -167,22 +198,24 @@ where
         expected: SCHEMA_VERSION,
         path: location.to_path_buf(),
     };
-    if found.is_some_and(|version| version != SCHEMA_VERSION) {
-        return Err(mismatch(found));
-    }
-
-    let (schema, _) = build_schema();
+    // The schema a directory of the version found must have: a version this build does
+    // not read is refused, index or not.
+    let expected = match found {
+        Some(version) => Some(schema_of_version(version).ok_or_else(|| mismatch(found))?),
+        None => None,
+    };
     let index = if index_exists {
-        if found.is_none() {
+        let Some(expected) = expected else {
             return Err(mismatch(None));
-        }
+        };
         let index = Index::open(directory).map_err(IndexError::tantivy("opening the index"))?;
-        if index.schema() != schema {
+        if index.schema() != expected {
             // Same version, other fields: the schema changed without a version bump.
             return Err(mismatch(found));
         }
         index
     } else {
+        // No index yet (a version file alone is a creation cut short): today's schema.
         let version = serde_json::to_vec(&VersionFile {
             schema_version: SCHEMA_VERSION,
         })
@@ -196,7 +229,7 @@ where
                 path: location.join(VERSION_FILE),
                 source,
             })?;
-        Index::create(directory, schema, IndexSettings::default())
+        Index::create(directory, build_schema().0, IndexSettings::default())
             .map_err(IndexError::tantivy("creating the index"))?
     };
     register_tokenizer(&index);
@@ -205,7 +238,7 @@ where
 }
 
 /// Registers [`TEXT_TOKENIZER`]: words, without very long ones, lowercased, ASCII-folded.
-fn register_tokenizer(index: &Index) {
+pub(crate) fn register_tokenizer(index: &Index) {
     let analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(LowerCaser)
@@ -254,14 +287,7 @@ pub(crate) fn to_document(
         .flatten()
         .collect();
     document.add_text(fields.author, author.join(" "));
-    if let Some(followers) = post.author.followers {
-        document.add_u64(fields.followers, followers);
-    }
     document.add_date(fields.created, to_tantivy_date(post.created_at));
-    document.add_text(fields.source, post.source.as_str());
-    document.add_text(fields.language, &analysis.language);
-    document.add_text(fields.sentiment, analysis.sentiment.label.as_str());
-    document.add_f64(fields.sentiment_score, f64::from(analysis.sentiment.score));
 
     document.add_facet(
         fields.labels,
@@ -437,5 +463,18 @@ pub(crate) mod tests {
             matches!(error, IndexError::SchemaMismatch { found: None, .. }),
             "{error:?}"
         );
+    }
+
+    /// The schema of a directory that a version 1 build created (its `meta.json`).
+    const VERSION_1_SCHEMA: &str = r#"[{"name":"id","type":"text","options":{"indexing":{"record":"basic","fieldnorms":true,"tokenizer":"raw"},"stored":true,"fast":false}},{"name":"text","type":"text","options":{"indexing":{"record":"position","fieldnorms":true,"tokenizer":"veille_text"},"stored":false,"fast":false}},{"name":"author","type":"text","options":{"indexing":{"record":"position","fieldnorms":true,"tokenizer":"veille_text"},"stored":false,"fast":false}},{"name":"followers","type":"u64","options":{"indexed":true,"fieldnorms":true,"fast":true,"stored":true}},{"name":"created","type":"date","options":{"indexed":true,"fieldnorms":false,"fast":true,"stored":true,"precision":"microseconds"}},{"name":"source","type":"text","options":{"indexing":{"record":"basic","fieldnorms":true,"tokenizer":"raw"},"stored":false,"fast":true}},{"name":"language","type":"text","options":{"indexing":{"record":"basic","fieldnorms":true,"tokenizer":"raw"},"stored":false,"fast":true}},{"name":"sentiment","type":"text","options":{"indexing":{"record":"basic","fieldnorms":true,"tokenizer":"raw"},"stored":false,"fast":true}},{"name":"sentiment_score","type":"f64","options":{"indexed":false,"fieldnorms":false,"fast":true,"stored":false}},{"name":"labels","type":"facet","options":{"stored":false}},{"name":"doc","type":"text","options":{"stored":true,"fast":false}}]"#;
+
+    #[test]
+    fn the_version_1_schema_is_the_one_version_1_builds_wrote() {
+        let schema = schema_of_version(1).expect("version 1 is read");
+        let written: Schema = serde_json::from_str(VERSION_1_SCHEMA).expect("schema json");
+        assert_eq!(schema, written);
+        assert_ne!(schema, build_schema().0);
+        assert_eq!(schema_of_version(SCHEMA_VERSION), Some(build_schema().0));
+        assert_eq!(schema_of_version(SCHEMA_VERSION + 1), None);
     }
 }

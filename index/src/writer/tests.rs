@@ -199,7 +199,7 @@ fn opening_a_directory_of_another_schema_version_fails_clearly() {
         writer.commit(CommitTrigger::InputClosed).expect("commit");
     }
     let version_file = dir.path().join(crate::schema::VERSION_FILE);
-    std::fs::write(&version_file, r#"{"schema_version":2}"#).expect("write");
+    std::fs::write(&version_file, r#"{"schema_version":3}"#).expect("write");
     let Err(error) = PostWriter::open(dir.path()) else {
         panic!("another schema version must be refused");
     };
@@ -207,14 +207,14 @@ fn opening_a_directory_of_another_schema_version_fails_clearly() {
         matches!(
             error,
             IndexError::SchemaMismatch {
-                found: Some(2),
-                expected: 1,
+                found: Some(3),
+                expected: 2,
                 ..
             }
         ),
         "{error:?}"
     );
-    assert!(error.to_string().contains("schema version 2"));
+    assert!(error.to_string().contains("schema version 3"));
 
     std::fs::remove_file(&version_file).expect("remove");
     let Err(error) = PostWriter::open(dir.path()) else {
@@ -235,4 +235,93 @@ fn undecodable_payload_is_corrupt() {
             .expect("empty")
             .is_empty()
     );
+}
+
+#[test]
+fn a_schema_version_1_directory_keeps_its_posts_and_takes_new_ones() {
+    // A directory as version 1 made it: its schema, its version file, and a post written
+    // with every field version 1 filled.
+    let directory = RamDirectory::create();
+    directory
+        .atomic_write(
+            Path::new(crate::schema::VERSION_FILE),
+            br#"{"schema_version":1}"#,
+        )
+        .expect("version file");
+    let old_schema = crate::schema::schema_of_version(1).expect("version 1 is read");
+    let old_index = tantivy::Index::create(
+        directory.clone(),
+        old_schema.clone(),
+        tantivy::IndexSettings::default(),
+    )
+    .expect("version 1 index");
+    crate::schema::register_tokenizer(&old_index);
+    let old_post = analysed(
+        "1",
+        "la facture est fausse",
+        SentimentLabel::Negative,
+        &[("topic", "billing")],
+    );
+    {
+        let fields = Fields {
+            id: old_schema.get_field("id").expect("id"),
+            text: old_schema.get_field("text").expect("text"),
+            author: old_schema.get_field("author").expect("author"),
+            created: old_schema.get_field("created").expect("created"),
+            labels: old_schema.get_field("labels").expect("labels"),
+            doc: old_schema.get_field("doc").expect("doc"),
+        };
+        let mut document = crate::schema::to_document(&fields, &old_post).expect("document");
+        document.add_u64(old_schema.get_field("followers").expect("followers"), 1200);
+        document.add_text(old_schema.get_field("source").expect("source"), "mastodon");
+        document.add_text(old_schema.get_field("language").expect("language"), "fr");
+        document.add_text(
+            old_schema.get_field("sentiment").expect("sentiment"),
+            "negative",
+        );
+        document.add_f64(
+            old_schema.get_field("sentiment_score").expect("score"),
+            -0.8,
+        );
+        let mut writer: tantivy::IndexWriter<TantivyDocument> = old_index
+            .writer_with_num_threads(1, 15_000_000)
+            .expect("writer");
+        writer.add_document(document).expect("add");
+        writer.commit().expect("commit");
+    }
+
+    let (mut writer, search) = reopen(&directory);
+    let new_post = analysed(
+        "2",
+        "facture en retard",
+        SentimentLabel::Negative,
+        &[("topic", "billing")],
+    );
+    writer.add(&new_post).expect("add");
+    writer.commit(CommitTrigger::DocLimit).expect("commit");
+
+    let text = search
+        .search(&SearchQuery {
+            text: Some("facture".into()),
+            ..SearchQuery::default()
+        })
+        .expect("text search");
+    assert_eq!(text.total, 2);
+    let feed = search
+        .search(&SearchQuery {
+            sentiment: Some(SentimentLabel::Negative),
+            categories: vec![("topic".into(), "billing".into())],
+            since: Some(old_post.post.created_at),
+            ..SearchQuery::default()
+        })
+        .expect("filtered feed");
+    let mut ids: Vec<&str> = feed.hits.iter().map(|hit| hit.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["mastodon:1", "mastodon:2"]);
+    assert_eq!(search.get(&old_post.post.id).expect("get"), Some(old_post));
+    // The directory stays a version 1 one: an older veille still opens it.
+    let bytes = directory
+        .atomic_read(Path::new(crate::schema::VERSION_FILE))
+        .expect("version file");
+    assert_eq!(bytes, br#"{"schema_version":1}"#);
 }
