@@ -40,7 +40,7 @@ use crate::error::IndexError;
 
 /// Version of the schema below. Bump it whenever a field, its options or the tokenizer
 /// change: older directories are then refused instead of misread, unless
-/// [`schema_of_version`] still knows how to read them.
+/// this module still knows how to read them (`schema_of_version`).
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// Name of the file, in the index directory, that records the schema version.
