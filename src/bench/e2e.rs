@@ -18,8 +18,9 @@
 //!    (final commit), reopens the index and checks every post id is there exactly once.
 //!
 //! A step is **sustained** when the generator wrote its posts at ≥ 95 % of the rate (the
-//! collector kept reading) and, at its end, the posts written but not yet through the NLP
-//! stage are fewer than half a second of that rate (no growing backlog). Loss is checked on
+//! collector kept reading) and, when its writing ends, the posts written but not yet
+//! through the NLP stage are fewer than half a second of that rate (no growing backlog; the
+//! last phase is not judged after the drain that follows it). Loss is checked on
 //! the whole run: posts received by the NLP stage = posts written, and posts in the index
 //! = relevant posts, each id once.
 //!
@@ -650,7 +651,10 @@ async fn measure(args: &E2eArgs) -> anyhow::Result<Value> {
     Ok(report)
 }
 
-/// The figures of one phase from the samples in it.
+/// The figures of one phase from the samples in it. Rates, cores and the backlog come from
+/// the samples taken while the phase wrote (up to its last write, or its planned end if
+/// later, plus one sample period); memory peaks from every sample until the next phase
+/// (for the last phase: the drain too).
 #[allow(clippy::too_many_arguments)]
 fn phase_figures(
     stage: Stage,
@@ -663,18 +667,29 @@ fn phase_figures(
     samples: &[Sample],
     epoch: Instant,
 ) -> Value {
-    let from = at.saturating_duration_since(epoch);
-    let to = next_at.saturating_duration_since(epoch);
-    let inside: Vec<&Sample> = samples
-        .iter()
-        .filter(|s| s.at >= from && s.at <= to)
-        .collect();
     let posts = next_first - first;
     // Written rate: the phase's posts over the time from its start to its last write.
     let last_write = next_first
         .checked_sub(1)
         .filter(|last| *last >= first)
         .and_then(|last| generator.sent_at(last));
+    let from = at.saturating_duration_since(epoch);
+    let to = next_at.saturating_duration_since(epoch);
+    let inside: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.at >= from && s.at <= to)
+        .collect();
+    // The last phase runs on to the end of the drain: its rates stop with its writing.
+    let planned_end = at + phase.duration;
+    let written_until = last_write.map_or(planned_end, |last| last.max(planned_end));
+    let writing_to = next_at
+        .min(written_until + SAMPLE_EVERY)
+        .saturating_duration_since(epoch);
+    let writing: Vec<&Sample> = inside
+        .iter()
+        .copied()
+        .filter(|s| s.at <= writing_to)
+        .collect();
     let write_seconds = last_write
         .map(|last| last.saturating_duration_since(at).as_secs_f64())
         .unwrap_or(0.0)
@@ -684,7 +699,7 @@ fn phase_figures(
     } else {
         0.0
     };
-    let (pipeline_rate, backlog_end) = match (inside.first(), inside.last()) {
+    let (pipeline_rate, backlog_end) = match (writing.first(), writing.last()) {
         (Some(a), Some(b)) if b.at > a.at => (
             (b.nlp_received - a.nlp_received.min(b.nlp_received)) as f64
                 / (b.at - a.at).as_secs_f64(),
@@ -692,7 +707,7 @@ fn phase_figures(
         ),
         _ => (0.0, 0),
     };
-    let cpu = match (inside.first(), inside.last()) {
+    let cpu = match (writing.first(), writing.last()) {
         (Some(a), Some(b)) if b.at > a.at => (b.cpu - a.cpu) / (b.at - a.at).as_secs_f64(),
         _ => 0.0,
     };
