@@ -453,10 +453,19 @@ async fn measure(args: &E2eArgs) -> anyhow::Result<Value> {
             cpu: process::cpu_seconds(pid).unwrap_or(0.0),
         };
         samples.push(sample);
-        // A step that ended unsustained stops the stepping (the burst still runs).
+        // A step that ended unsustained stops the stepping (the burst still runs). A step is
+        // judged once its last post is written: posts the collector has not read yet are
+        // queued, not written, and would make a lagging step look kept up.
         while evaluated + 1 < started.len() {
             let (stage, phase, first, at) = started[evaluated];
             let (_, _, next_first, next_at) = started[evaluated + 1];
+            let all_written = next_first
+                .checked_sub(1)
+                .filter(|last| *last >= first)
+                .is_none_or(|last| generator.sent_at(last).is_some());
+            if stage == Stage::Step && !all_written {
+                break;
+            }
             if stage == Stage::Step
                 && !phase_figures(
                     stage, phase, first, next_first, at, next_at, &generator, &samples, epoch,
