@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use tantivy::postings::TermInfo;
-use tantivy::schema::{Facet, Field, IndexRecordOption};
+use tantivy::schema::{Facet, Field};
 use tantivy::{InvertedIndexReader, Searcher, SegmentOrdinal};
 
 use crate::label_bits::{self, Bits, LabelBits};
@@ -157,20 +157,12 @@ fn postings_count(
     info: &TermInfo,
     matches: &[u64],
 ) -> std::io::Result<u64> {
-    let mut postings =
-        inverted.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
     let mut count = 0;
-    loop {
-        let docs = postings.docs();
-        if docs.is_empty() {
-            return Ok(count);
-        }
-        for &doc in docs {
-            let word = matches.get(doc as usize / 64).copied().unwrap_or(0);
-            count += (word >> (doc % 64)) & 1;
-        }
-        postings.advance();
-    }
+    label_bits::for_each_posting(inverted, info, |doc| {
+        let word = matches.get(doc as usize / 64).copied().unwrap_or(0);
+        count += (word >> (doc % 64)) & 1;
+    })?;
+    Ok(count)
 }
 
 /// Tantivy's `FacetCollector` counts for `parents`, in the shape [`count`] gives (the
@@ -202,7 +194,7 @@ mod tests {
     use crate::match_bits::MatchBits;
     use tantivy::collector::FacetCollector;
     use tantivy::query::{AllQuery, TermQuery};
-    use tantivy::schema::{FacetOptions, Schema};
+    use tantivy::schema::{FacetOptions, IndexRecordOption, Schema};
     use tantivy::{Index, TantivyDocument, Term};
 
     /// An index in memory, in four segments, whose documents carry facets at several

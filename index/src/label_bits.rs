@@ -34,6 +34,31 @@ pub(crate) fn words_for(max_doc: DocId) -> usize {
     (max_doc as usize).div_ceil(64)
 }
 
+/// Sets the bit of document `doc` (documents beyond the bitset are ignored).
+pub(crate) fn set_bit(words: &mut [u64], doc: DocId) {
+    if let Some(word) = words.get_mut(doc as usize / 64) {
+        *word |= 1 << (doc % 64);
+    }
+}
+
+/// Calls `each` with every document of a term's postings (deleted ones included), in order.
+pub(crate) fn for_each_posting(
+    inverted: &InvertedIndexReader,
+    info: &TermInfo,
+    mut each: impl FnMut(DocId),
+) -> std::io::Result<()> {
+    let mut postings =
+        inverted.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
+    loop {
+        let docs = postings.docs();
+        if docs.is_empty() {
+            return Ok(());
+        }
+        docs.iter().copied().for_each(&mut each);
+        postings.advance();
+    }
+}
+
 /// Whether a term of `info` in a segment of `max_doc` documents is dense enough to keep.
 pub(crate) fn is_dense(info: &TermInfo, max_doc: DocId) -> bool {
     u64::from(info.doc_freq) * DENSE_RATIO >= u64::from(max_doc)
@@ -68,6 +93,17 @@ impl Kept {
             map.insert(key, Arc::clone(bits));
         }
     }
+
+    /// Drops the entries whose key `stays` refuses, and their bytes.
+    fn forget<K>(map: &mut HashMap<K, Bits>, bytes: &mut usize, stays: impl Fn(&K) -> bool) {
+        map.retain(|key, bits| {
+            let keep = stays(key);
+            if !keep {
+                *bytes -= bits.len() * 8;
+            }
+            keep
+        });
+    }
 }
 
 impl LabelBits {
@@ -91,20 +127,8 @@ impl LabelBits {
             alive,
             bytes,
         } = &mut *kept;
-        terms.retain(|(segment, _), bits| {
-            let keep = searched.contains(segment);
-            if !keep {
-                *bytes -= bits.len() * 8;
-            }
-            keep
-        });
-        alive.retain(|(segment, _, _), bits| {
-            let keep = searched.contains(segment);
-            if !keep {
-                *bytes -= bits.len() * 8;
-            }
-            keep
-        });
+        Kept::forget(terms, bytes, |(segment, _)| searched.contains(segment));
+        Kept::forget(alive, bytes, |(segment, _, _)| searched.contains(segment));
     }
 
     /// The documents of `segment` that carry the term `key` (an encoded facet path of the
@@ -121,20 +145,7 @@ impl LabelBits {
             return Ok(Arc::clone(bits));
         }
         let mut words = vec![0u64; words_for(segment.max_doc())];
-        let mut postings =
-            inverted.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
-        loop {
-            let docs = postings.docs();
-            if docs.is_empty() {
-                break;
-            }
-            for &doc in docs {
-                if let Some(word) = words.get_mut(doc as usize / 64) {
-                    *word |= 1 << (doc % 64);
-                }
-            }
-            postings.advance();
-        }
+        for_each_posting(inverted, info, |doc| set_bit(&mut words, doc))?;
         let bits: Bits = words.into();
         if is_dense(info, segment.max_doc()) {
             let mut kept = self.lock();
@@ -157,21 +168,13 @@ impl LabelBits {
         }
         let mut words = vec![0u64; words_for(segment.max_doc())];
         for doc in alive_set.iter_alive() {
-            if let Some(word) = words.get_mut(doc as usize / 64) {
-                *word |= 1 << (doc % 64);
-            }
+            set_bit(&mut words, doc);
         }
         let bits: Bits = words.into();
         let mut kept = self.lock();
         let Kept { alive, bytes, .. } = &mut *kept;
         // The segment's live documents before its latest deletions are out of date.
-        alive.retain(|(segment, _, _), stale| {
-            let keep = *segment != id.0;
-            if !keep {
-                *bytes -= stale.len() * 8;
-            }
-            keep
-        });
+        Kept::forget(alive, bytes, |(segment, _, _)| *segment != id.0);
         Kept::keep(alive, bytes, self.budget, id, &bits);
         Some(bits)
     }

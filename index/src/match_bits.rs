@@ -45,9 +45,7 @@ impl SegmentCollector for SegmentMatchBits {
     type Fruit = SegmentMatches;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        if let Some(word) = self.0.bits.get_mut(doc as usize / 64) {
-            *word |= 1 << (doc % 64);
-        }
+        label_bits::set_bit(&mut self.0.bits, doc);
     }
 
     fn harvest(self) -> SegmentMatches {

@@ -459,10 +459,8 @@ async fn measure(args: &E2eArgs) -> anyhow::Result<Value> {
         while evaluated + 1 < started.len() {
             let (stage, phase, first, at) = started[evaluated];
             let (_, _, next_first, next_at) = started[evaluated + 1];
-            let all_written = next_first
-                .checked_sub(1)
-                .filter(|last| *last >= first)
-                .is_none_or(|last| generator.sent_at(last).is_some());
+            let all_written =
+                next_first <= first || last_write(&generator, first, next_first).is_some();
             if stage == Stage::Step && !all_written {
                 break;
             }
@@ -660,6 +658,15 @@ async fn measure(args: &E2eArgs) -> anyhow::Result<Value> {
     Ok(report)
 }
 
+/// When the last of the posts `first..next_first` was written; `None` before that, or if
+/// the range is empty.
+fn last_write(generator: &Generator, first: u64, next_first: u64) -> Option<Instant> {
+    next_first
+        .checked_sub(1)
+        .filter(|last| *last >= first)
+        .and_then(|last| generator.sent_at(last))
+}
+
 /// The figures of one phase from the samples in it. Rates, cores and the backlog come from
 /// the samples taken while the phase wrote (up to its last write, or its planned end if
 /// later, plus one sample period); memory peaks from every sample until the next phase
@@ -678,10 +685,7 @@ fn phase_figures(
 ) -> Value {
     let posts = next_first - first;
     // Written rate: the phase's posts over the time from its start to its last write.
-    let last_write = next_first
-        .checked_sub(1)
-        .filter(|last| *last >= first)
-        .and_then(|last| generator.sent_at(last));
+    let last_write = last_write(generator, first, next_first);
     let from = at.saturating_duration_since(epoch);
     let to = next_at.saturating_duration_since(epoch);
     let inside: Vec<&Sample> = samples
