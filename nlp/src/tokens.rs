@@ -9,9 +9,10 @@
 //! Text on which those normalizers only lowercase without changing a character's length
 //! (printable ASCII, Latin-1 letters, punctuation, symbols, emoji: `is_simple`), plus
 //! wide spaces, curly apostrophes and ellipses (99.9 % of the real tweets), takes a fast
-//! path: the same pattern, run by `regex-automata` one anchored search per token over a
-//! lowercased copy whose byte offsets are those of the original; it yields exactly the
-//! tokens of the general path (tested).
+//! path: the same pattern over a lowercased copy whose byte offsets are those of the
+//! original, matched by hand where the token's run of non-space characters is ASCII and by
+//! `regex-automata` (one anchored search) elsewhere; it yields exactly the tokens of the
+//! general path (tested).
 //!
 //! Promises:
 //! * Never panics and never fails on any input: a normalisation error yields no tokens.
@@ -41,8 +42,10 @@ use tokenizers::{
 use crate::error::NlpError;
 use crate::fasthash::CacheMap;
 
+mod ascii_token;
 mod chars;
 
+use ascii_token::ascii_token_len;
 use chars::{collapse_elongation, emoji_key, hashtag_parts, is_emoticon};
 pub use chars::{fold, is_emoji};
 
@@ -280,8 +283,9 @@ impl Tokenizer {
     ///
     /// Every alternative of the pattern starts with a non-space character and the last
     /// one takes any, so the leftmost match is always at the next non-space character:
-    /// one anchored forward search there finds it, without the reverse search an
-    /// unanchored one needs to find where a match starts.
+    /// the hand-written matcher finds it when the token is ASCII, one anchored forward
+    /// search otherwise (without the reverse search an unanchored one needs to find where
+    /// a match starts).
     fn tokenize_simple(&self, text: &str, lowercase: &str, tokens: &mut Vec<Token>) {
         tokens.reserve(text.len() / 4);
         let mut at = 0;
@@ -290,12 +294,18 @@ impl Tokenizer {
             .and_then(|rest| rest.find(|c: char| !c.is_whitespace()))
         {
             let start = at + skipped;
-            let input = Input::new(lowercase).range(start..).anchored(Anchored::Yes);
-            let Some(found) = self.fast_pattern.find(input) else {
-                break;
+            let end = match ascii_token_len(&lowercase.as_bytes()[start..]) {
+                Some(length) => start + length,
+                None => {
+                    let input = Input::new(lowercase).range(start..).anchored(Anchored::Yes);
+                    let Some(found) = self.fast_pattern.find(input) else {
+                        break;
+                    };
+                    found.end()
+                }
             };
-            at = found.end();
-            let Some(matched) = lowercase.get(found.range()) else {
+            at = end;
+            let Some(matched) = lowercase.get(start..end) else {
                 break;
             };
             let normalized: Cow<'_, str> = if matched.contains(CURLY_APOSTROPHE) {
@@ -303,7 +313,7 @@ impl Tokenizer {
             } else {
                 Cow::Borrowed(matched)
             };
-            let span = whole_characters(text, found.range());
+            let span = whole_characters(text, start..end);
             let original = text.get(span.clone()).unwrap_or(matched);
             self.push_split(tokens, &normalized, original, span);
         }
