@@ -25,12 +25,10 @@
 
 use std::cell::RefCell;
 
-use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::LinearModel;
 use super::bucket_set::BucketSet;
-use crate::fasthash::CacheMap;
 use crate::sentiment;
 use crate::tokens::{Token, TokenKind};
 
@@ -387,56 +385,18 @@ fn add_prior_sentiment(weight: u8, prior: &LinearModel, margins: &[f32], sink: &
     }
 }
 
-/// Distinct words whose character n-grams a thread keeps, per n-gram length range, before
-/// it empties its cache.
-const GRAM_CACHE_WORDS: usize = 20_000;
-
-/// Each word's n-gram hashes.
-type WordGrams = CacheMap<CompactString, Box<[u32]>>;
-
-/// A thread's character n-grams of the words it has seen: the low 32 bits of their mixed
-/// hashes (before the mask, at most 24 bits wide, so one entry serves models of any width),
-/// per `(char_min, char_max)`. They are a pure function of the word, and most words recur
-/// from post to post.
-#[derive(Default)]
-struct GramCache {
-    ranges: Vec<((u8, u8), WordGrams)>,
-    /// The word with its boundary marks, reused.
-    buffer: Vec<u8>,
-}
-
 thread_local! {
-    static GRAMS: RefCell<GramCache> = RefCell::new(GramCache::default());
+    /// A word with its boundary marks, reused from word to word.
+    static GRAM_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The character n-grams of one folded word ([`gram_hashes`]), from this thread's cache.
+/// The character n-grams of one folded word ([`gram_hashes`]).
 fn add_char_grams(config: &FeatureConfig, word: &str, sink: &mut Sink<'_>) {
     let range = (config.char_min.max(1), config.char_max);
-    GRAMS.with_borrow_mut(|cache| {
-        let GramCache { ranges, buffer } = cache;
-        let words = match ranges.iter().position(|(kept, _)| *kept == range) {
-            Some(at) => &mut ranges[at].1,
-            None => {
-                ranges.push((range, CacheMap::default()));
-                let last = ranges.len() - 1;
-                &mut ranges[last].1
-            }
-        };
-        if let Some(hashes) = words.get(word) {
-            for &mixed in hashes.iter() {
-                sink.push_mixed(u64::from(mixed), 1.0);
-            }
-            return;
-        }
-        let mut hashes = Vec::new();
-        gram_hashes(range, word, buffer, &mut hashes);
-        for &mixed in &hashes {
+    GRAM_BUFFER.with_borrow_mut(|buffer| {
+        gram_hashes(range, word, buffer, |mixed| {
             sink.push_mixed(u64::from(mixed), 1.0);
-        }
-        if words.len() >= GRAM_CACHE_WORDS {
-            words.clear();
-        }
-        words.insert(CompactString::from(word), hashes.into_boxed_slice());
+        });
     });
 }
 
@@ -444,7 +404,12 @@ fn add_char_grams(config: &FeatureConfig, word: &str, sink: &mut Sink<'_>) {
 /// folded word, with `<` and `>` marking its ends, into `hashes`. The grams starting at one
 /// character are hashed incrementally (FNV-1a is a left fold, so each longer gram continues
 /// the shorter one's hash): the same hashes as hashing each alone.
-fn gram_hashes((min, max): (u8, u8), word: &str, buffer: &mut Vec<u8>, hashes: &mut Vec<u32>) {
+fn gram_hashes(
+    (min, max): (u8, u8),
+    word: &str,
+    buffer: &mut Vec<u8>,
+    mut each: impl FnMut(u32),
+) {
     buffer.clear();
     buffer.push(b'<');
     buffer.extend_from_slice(word.as_bytes());
@@ -469,7 +434,7 @@ fn gram_hashes((min, max): (u8, u8), word: &str, buffer: &mut Vec<u8>, hashes: &
             // The whole word is already a word feature.
             if length >= min && !(start == 0 && end == buffer.len()) {
                 // Truncation intended: masks keep at most the low 24 bits.
-                hashes.push(mix(hash) as u32);
+                each(mix(hash) as u32);
             }
         }
     }
@@ -701,7 +666,7 @@ mod tests {
     }
 
     #[test]
-    fn cached_character_grams_are_the_grams_of_a_fresh_thread() {
+    fn character_grams_do_not_depend_on_what_the_thread_saw_before() {
         let text = "Sooo slow again, the résiliation takes forever";
         let configs = [
             FeatureConfig::default(),
@@ -724,7 +689,7 @@ mod tests {
                     .expect("extraction runs")
             })
             .collect();
-        // One thread, its cache filled by each configuration in turn, twice over.
+        // One thread, its buffers used by each configuration in turn, twice over.
         for _ in 0..2 {
             for (config, expected) in configs.iter().zip(&fresh) {
                 assert_eq!(&features(text, config), expected);
