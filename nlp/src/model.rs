@@ -48,10 +48,15 @@ pub struct LinearModel {
     /// Bucket-major weights: `weights[bucket * labels + label]`; the biases follow the last
     /// bucket.
     pub(crate) weights: Vec<f32>,
-    /// The same numbers laid out for prediction: one row of `labels + 1` floats per bucket,
-    /// its IDF weight (1 without IDF) then its label weights, so that one memory access
-    /// (one cache line) serves a feature; built by [`LinearModel::new`].
-    packed: Vec<f32>,
+    /// The same numbers laid out for prediction: one row of `labels + 1` numbers per
+    /// bucket, its IDF weight (1 without IDF) then its label weights, so that one memory
+    /// access (one cache line) serves a feature; built by [`LinearModel::new`]. 16-bit
+    /// fixed point (the IDF weights and the label weights each scaled by their largest
+    /// magnitude): half the memory of `f32`, so more of the rows stay in the CPU caches,
+    /// and margins within ~5e-4 of the exact ones (no label changed on the golden posts).
+    packed: Vec<i16>,
+    /// What one unit of a packed IDF weight and of a packed label weight is worth.
+    packed_scales: [f32; 2],
 }
 
 impl std::fmt::Debug for LinearModel {
@@ -79,13 +84,39 @@ impl LinearModel {
     pub(crate) fn new(meta: ModelMeta, idf: Vec<f32>, weights: Vec<f32>) -> LinearModel {
         let labels = meta.labels.len();
         let buckets = meta.features.buckets();
+        let largest = |values: &mut dyn Iterator<Item = f32>| {
+            values
+                .filter(|value| value.is_finite())
+                .fold(0.0f32, |largest, value| largest.max(value.abs()))
+        };
+        let idf_largest = largest(&mut idf.iter().copied().chain([1.0]));
+        let weight_largest = largest(&mut weights.iter().take(buckets * labels).copied());
+        let scale = |largest: f32| {
+            if largest > 0.0 {
+                largest / f32::from(i16::MAX)
+            } else {
+                1.0
+            }
+        };
+        let packed_scales = [scale(idf_largest), scale(weight_largest)];
+        let quantize = |value: f32, scale: f32| {
+            let units = (value / scale).round();
+            if units.is_finite() {
+                units.clamp(-f32::from(i16::MAX), f32::from(i16::MAX)) as i16
+            } else {
+                0
+            }
+        };
         let mut packed = Vec::with_capacity(buckets * (labels + 1));
         for bucket in 0..buckets {
-            packed.push(idf.get(bucket).copied().unwrap_or(1.0));
+            let idf = idf.get(bucket).copied().unwrap_or(1.0);
+            packed.push(quantize(idf, packed_scales[0]));
             let start = bucket * labels;
             match weights.get(start..start + labels) {
-                Some(row) => packed.extend_from_slice(row),
-                None => packed.extend(std::iter::repeat_n(0.0, labels)),
+                Some(row) => {
+                    packed.extend(row.iter().map(|&weight| quantize(weight, packed_scales[1])))
+                }
+                None => packed.extend(std::iter::repeat_n(0, labels)),
             }
         }
         LinearModel {
@@ -93,6 +124,7 @@ impl LinearModel {
             idf,
             weights,
             packed,
+            packed_scales,
         }
     }
 
@@ -138,22 +170,26 @@ impl LinearModel {
 
     /// Writes the margin of each label for `raw`, a vector extracted *without* IDF, into
     /// `margins`: the IDF weighting, the normalisation and the dot product in one pass over
-    /// the packed rows (the same margins as [`LinearModel::margins`] of the re-weighted
-    /// vector, up to rounding).
+    /// the packed rows (the margins of [`LinearModel::margins`] for the re-weighted
+    /// vector, up to the 16-bit rounding of the rows).
     pub fn margins_raw(&self, raw: &[(u32, f32)], margins: &mut [f32; MAX_LABELS]) -> usize {
         let labels = self.meta.labels.len().min(MAX_LABELS);
         let stride = self.meta.labels.len() + 1;
         let mut dots = [0.0f32; MAX_LABELS];
         let mut norm = 0.0f32;
+        let [idf_scale, weight_scale] = self.packed_scales;
         for &(bucket, value) in raw {
             let start = bucket as usize * stride;
             if let Some(row) = self.packed.get(start..start + stride) {
-                let value = value * row[0];
+                let value = value * f32::from(row[0]) * idf_scale;
                 norm += value * value;
-                for (dot, weight) in dots.iter_mut().zip(&row[1..]) {
-                    *dot += weight * value;
+                for (dot, &weight) in dots.iter_mut().zip(&row[1..]) {
+                    *dot += f32::from(weight) * value;
                 }
             }
+        }
+        for dot in &mut dots {
+            *dot *= weight_scale;
         }
         let norm = norm.sqrt();
         let scale = if norm > 0.0 && norm.is_finite() {
@@ -252,4 +288,64 @@ pub fn default_sentiment() -> Option<&'static LinearModel> {
             }
         })
         .as_ref()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::{Tokenizer, stem_algorithm};
+
+    /// The packed 16-bit rows give the margins of the exact weights to within 1e-3.
+    #[test]
+    fn packed_margins_are_the_exact_margins_to_within_rounding() {
+        let model = default_sentiment().expect("the default model is embedded");
+        let tokenizer = Tokenizer::new().unwrap();
+        let config = model.meta.features;
+        for text in [
+            "@lumio my internet has been down since yesterday morning",
+            "Honestly the new fibre box is GREAT, sooo much faster!!!",
+            "la fibre ne marche toujours pas, c'est nul",
+            "",
+        ] {
+            let tokens = tokenizer.tokenize_stemmed(text, stem_algorithm("en"));
+            let (mut raw, mut weighted) = (Vec::new(), Vec::new());
+            features::extract(&config, text, &tokens, "en", None, &mut raw);
+            features::extract(&config, text, &tokens, "en", model.idf(), &mut weighted);
+            let (mut packed, mut exact) = ([0.0; MAX_LABELS], [0.0; MAX_LABELS]);
+            let labels = model.margins_raw(&raw, &mut packed);
+            assert_eq!(model.margins(&weighted, &mut exact), labels);
+            for (packed, exact) in packed.iter().zip(&exact).take(labels) {
+                assert!(
+                    (packed - exact).abs() < 1e-3,
+                    "{text:?}: {packed} vs {exact}"
+                );
+            }
+        }
+    }
+
+    /// A model whose weights are all zero (or not finite) still predicts, from its biases.
+    #[test]
+    fn zero_and_non_finite_weights_pack_without_harm() {
+        let meta = ModelMeta {
+            axis: "test".to_owned(),
+            labels: vec!["a".to_owned(), "b".to_owned()],
+            features: FeatureConfig {
+                bits: 8,
+                ..FeatureConfig::default()
+            },
+            provenance: String::new(),
+        };
+        let buckets = meta.features.buckets();
+        let mut weights = vec![0.0; buckets * 2];
+        weights.extend([0.5, -0.5]);
+        let model = LinearModel::new(meta.clone(), Vec::new(), weights.clone());
+        let mut margins = [0.0; MAX_LABELS];
+        model.margins_raw(&[(3, 1.0)], &mut margins);
+        assert_eq!(&margins[..2], [0.5, -0.5]);
+        weights[6] = f32::NAN;
+        weights[7] = 2.0;
+        let model = LinearModel::new(meta, vec![f32::INFINITY; buckets], weights);
+        model.margins_raw(&[(3, 1.0)], &mut margins);
+        assert!(margins[..2].iter().all(|margin| margin.is_finite()));
+    }
 }

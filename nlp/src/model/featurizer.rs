@@ -2,7 +2,7 @@
 //! it (tokenize, resolve the language, stem, extract), for training and evaluation.
 
 use super::features::{self, FeatureConfig, SparseVector};
-use super::{LinearModel, Prediction};
+use super::{LinearModel, MAX_LABELS, Prediction};
 use crate::error::NlpError;
 use crate::language::LanguageDetector;
 use crate::tokens::{Tokenizer, stem_algorithm, stem_tokens};
@@ -37,9 +37,11 @@ impl Featurizer {
         features::extract(config, text, &tokens, &language, idf, out);
     }
 
-    /// `model`'s verdict on `text`.
+    /// `model`'s verdict on `text`, computed as the analyzer does (the packed rows of
+    /// [`LinearModel::predict_raw_with_shares`]).
     pub fn predict(&self, model: &LinearModel, text: &str, out: &mut SparseVector) -> Prediction {
-        self.vector(text, None, &model.meta.features, model.idf(), out);
-        model.predict(out)
+        self.vector(text, None, &model.meta.features, None, out);
+        let mut shares = [0.0f32; MAX_LABELS];
+        model.predict_raw_with_shares(out, &mut shares)
     }
 }
