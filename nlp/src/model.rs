@@ -67,6 +67,52 @@ impl std::fmt::Debug for LinearModel {
     }
 }
 
+/// The prediction rows of [`LinearModel`]: per bucket, its IDF weight (1 without IDF) then
+/// its `labels` weights, in 16-bit fixed point; with what one unit of an IDF weight and of
+/// a label weight is worth. Non-finite numbers become 0.
+fn pack_rows(idf: &[f32], weights: &[f32], buckets: usize, labels: usize) -> (Vec<i16>, [f32; 2]) {
+    let idf_scale = fixed_point_scale(idf.iter().copied().chain([1.0]));
+    let weight_scale = fixed_point_scale(weights.iter().take(buckets * labels).copied());
+    let mut packed = Vec::with_capacity(buckets * (labels + 1));
+    for bucket in 0..buckets {
+        let idf = idf.get(bucket).copied().unwrap_or(1.0);
+        packed.push(to_fixed_point(idf, idf_scale));
+        let start = bucket * labels;
+        match weights.get(start..start + labels) {
+            Some(row) => packed.extend(
+                row.iter()
+                    .map(|&weight| to_fixed_point(weight, weight_scale)),
+            ),
+            None => packed.extend(std::iter::repeat_n(0, labels)),
+        }
+    }
+    (packed, [idf_scale, weight_scale])
+}
+
+/// The value of one 16-bit unit for `values`: their largest finite magnitude is `i16::MAX`
+/// units (1 when they are all zero).
+fn fixed_point_scale(values: impl Iterator<Item = f32>) -> f32 {
+    let largest = values
+        .filter(|value| value.is_finite())
+        .fold(0.0f32, |largest, value| largest.max(value.abs()));
+    if largest > 0.0 {
+        largest / f32::from(i16::MAX)
+    } else {
+        1.0
+    }
+}
+
+/// `value` in units of `scale`, rounded; 0 when not finite.
+fn to_fixed_point(value: f32, scale: f32) -> i16 {
+    let units = (value / scale).round();
+    if units.is_finite() {
+        // In range after the clamp: the cast only drops the fraction, already 0.
+        units.clamp(-f32::from(i16::MAX), f32::from(i16::MAX)) as i16
+    } else {
+        0
+    }
+}
+
 /// A model's verdict on one post.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Prediction {
@@ -84,41 +130,7 @@ impl LinearModel {
     pub(crate) fn new(meta: ModelMeta, idf: Vec<f32>, weights: Vec<f32>) -> LinearModel {
         let labels = meta.labels.len();
         let buckets = meta.features.buckets();
-        let largest = |values: &mut dyn Iterator<Item = f32>| {
-            values
-                .filter(|value| value.is_finite())
-                .fold(0.0f32, |largest, value| largest.max(value.abs()))
-        };
-        let idf_largest = largest(&mut idf.iter().copied().chain([1.0]));
-        let weight_largest = largest(&mut weights.iter().take(buckets * labels).copied());
-        let scale = |largest: f32| {
-            if largest > 0.0 {
-                largest / f32::from(i16::MAX)
-            } else {
-                1.0
-            }
-        };
-        let packed_scales = [scale(idf_largest), scale(weight_largest)];
-        let quantize = |value: f32, scale: f32| {
-            let units = (value / scale).round();
-            if units.is_finite() {
-                units.clamp(-f32::from(i16::MAX), f32::from(i16::MAX)) as i16
-            } else {
-                0
-            }
-        };
-        let mut packed = Vec::with_capacity(buckets * (labels + 1));
-        for bucket in 0..buckets {
-            let idf = idf.get(bucket).copied().unwrap_or(1.0);
-            packed.push(quantize(idf, packed_scales[0]));
-            let start = bucket * labels;
-            match weights.get(start..start + labels) {
-                Some(row) => {
-                    packed.extend(row.iter().map(|&weight| quantize(weight, packed_scales[1])))
-                }
-                None => packed.extend(std::iter::repeat_n(0, labels)),
-            }
-        }
+        let (packed, packed_scales) = pack_rows(&idf, &weights, buckets, labels);
         LinearModel {
             meta,
             idf,
