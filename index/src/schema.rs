@@ -138,7 +138,7 @@ fn date_options() -> DateOptions {
 }
 
 /// Resolves the fields of an opened index.
-fn resolve_fields(schema: &Schema) -> Result<Fields, IndexError> {
+pub(crate) fn resolve_fields(schema: &Schema) -> Result<Fields, IndexError> {
     let field = |name: &str| {
         schema
             .get_field(name)

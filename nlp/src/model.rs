@@ -200,7 +200,7 @@ impl LinearModel {
                 }
             }
         }
-        for dot in &mut dots {
+        for dot in dots.iter_mut().take(labels) {
             *dot *= weight_scale;
         }
         let norm = norm.sqrt();

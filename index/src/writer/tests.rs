@@ -263,14 +263,7 @@ fn a_schema_version_1_directory_keeps_its_posts_and_takes_new_ones() {
         &[("topic", "billing")],
     );
     {
-        let fields = Fields {
-            id: old_schema.get_field("id").expect("id"),
-            text: old_schema.get_field("text").expect("text"),
-            author: old_schema.get_field("author").expect("author"),
-            created: old_schema.get_field("created").expect("created"),
-            labels: old_schema.get_field("labels").expect("labels"),
-            doc: old_schema.get_field("doc").expect("doc"),
-        };
+        let fields = crate::schema::resolve_fields(&old_schema).expect("version 1 fields");
         let mut document = crate::schema::to_document(&fields, &old_post).expect("document");
         document.add_u64(old_schema.get_field("followers").expect("followers"), 1200);
         document.add_text(old_schema.get_field("source").expect("source"), "mastodon");

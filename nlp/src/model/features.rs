@@ -401,9 +401,9 @@ fn add_char_grams(config: &FeatureConfig, word: &str, sink: &mut Sink<'_>) {
 }
 
 /// The mixed hashes (low 32 bits) of the character n-grams (`min..=max` characters) of one
-/// folded word, with `<` and `>` marking its ends, into `hashes`. The grams starting at one
-/// character are hashed incrementally (FNV-1a is a left fold, so each longer gram continues
-/// the shorter one's hash): the same hashes as hashing each alone.
+/// folded word, with `<` and `>` marking its ends, each given to `each`. The grams starting
+/// at one character are hashed incrementally (FNV-1a is a left fold, so each longer gram
+/// continues the shorter one's hash): the same hashes as hashing each alone.
 fn gram_hashes((min, max): (u8, u8), word: &str, buffer: &mut Vec<u8>, mut each: impl FnMut(u32)) {
     buffer.clear();
     buffer.push(b'<');

@@ -154,12 +154,10 @@ fn word(run: &[u8]) -> Option<usize> {
 
 /// `[:;=]-?[()/|\[\]]|<3`.
 fn emoticon(run: &[u8]) -> Option<usize> {
-    let is_mouth = |byte: Option<&u8>| {
-        byte.is_some_and(|byte| matches!(byte, b'(' | b')' | b'/' | b'|' | b'[' | b']'))
-    };
-    match run {
-        [b':' | b';' | b'=', b'-', mouth, ..] if is_mouth(Some(mouth)) => Some(3),
-        [b':' | b';' | b'=', mouth, ..] if is_mouth(Some(mouth)) => Some(2),
+    let is_mouth = |byte: u8| matches!(byte, b'(' | b')' | b'/' | b'|' | b'[' | b']');
+    match *run {
+        [b':' | b';' | b'=', b'-', mouth, ..] if is_mouth(mouth) => Some(3),
+        [b':' | b';' | b'=', mouth, ..] if is_mouth(mouth) => Some(2),
         [b'<', b'3', ..] => Some(2),
         _ => None,
     }
