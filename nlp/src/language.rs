@@ -176,7 +176,11 @@ impl LanguageDetector {
         let mut votes = [0usize; FUNCTION_WORDS.len()];
         let mut letters = 0;
         for token in words() {
-            letters += token.text.chars().filter(|c| c.is_alphabetic()).count();
+            letters += if token.text.is_ascii() {
+                token.text.bytes().filter(u8::is_ascii_alphabetic).count()
+            } else {
+                token.text.chars().filter(|c| c.is_alphabetic()).count()
+            };
             if let Some(bits) = self.function_words.get(token.folded.as_str()).copied() {
                 for (index, vote) in votes.iter_mut().enumerate() {
                     if bits & (1 << index) != 0 {

@@ -404,30 +404,57 @@ fn add_char_grams(config: &FeatureConfig, word: &str, sink: &mut Sink<'_>) {
 /// folded word, with `<` and `>` marking its ends, each given to `each`. The grams starting
 /// at one character are hashed incrementally (FNV-1a is a left fold, so each longer gram
 /// continues the shorter one's hash): the same hashes as hashing each alone.
-fn gram_hashes((min, max): (u8, u8), word: &str, buffer: &mut Vec<u8>, mut each: impl FnMut(u32)) {
+fn gram_hashes(range: (u8, u8), word: &str, buffer: &mut Vec<u8>, each: impl FnMut(u32)) {
     buffer.clear();
     buffer.push(b'<');
     buffer.extend_from_slice(word.as_bytes());
     buffer.push(b'>');
+    if word.is_ascii() {
+        ascii_gram_hashes(range, buffer, each);
+    } else {
+        utf8_gram_hashes(range, buffer, each);
+    }
+}
+
+/// [`gram_hashes`] of a marked ASCII word: one byte per character.
+fn ascii_gram_hashes((min, max): (u8, u8), marked: &[u8], mut each: impl FnMut(u32)) {
     let (min, max) = (usize::from(min), usize::from(max));
     let space = fnv(FNV_OFFSET, &[Space::Char as u8]);
-    let is_start = |at: usize| (buffer[at] & 0xC0) != 0x80;
-    // Start n-grams on character boundaries only.
-    for start in (0..buffer.len()).filter(|&at| is_start(at)) {
+    let whole = marked.len();
+    for start in 0..whole {
+        let mut hash = space;
+        for (length, &byte) in marked[start..whole.min(start + max)].iter().enumerate() {
+            hash = fnv(hash, &[byte]);
+            let length = length + 1;
+            // The whole word is already a word feature.
+            if length >= min && length != whole {
+                // Truncation intended: masks keep at most the low 24 bits.
+                each(mix(hash) as u32);
+            }
+        }
+    }
+}
+
+/// [`gram_hashes`] of any marked word: n-grams start and end on character boundaries.
+fn utf8_gram_hashes((min, max): (u8, u8), marked: &[u8], mut each: impl FnMut(u32)) {
+    let (min, max) = (usize::from(min), usize::from(max));
+    let space = fnv(FNV_OFFSET, &[Space::Char as u8]);
+    let is_start = |at: usize| (marked[at] & 0xC0) != 0x80;
+    for start in (0..marked.len()).filter(|&at| is_start(at)) {
         let mut hash = space;
         let mut length = 0;
         let mut at = start;
-        while length < max && at < buffer.len() {
+        while length < max && at < marked.len() {
             // One more character: its lead byte and continuation bytes.
             let mut end = at + 1;
-            while end < buffer.len() && !is_start(end) {
+            while end < marked.len() && !is_start(end) {
                 end += 1;
             }
-            hash = fnv(hash, &buffer[at..end]);
+            hash = fnv(hash, &marked[at..end]);
             length += 1;
             at = end;
             // The whole word is already a word feature.
-            if length >= min && !(start == 0 && end == buffer.len()) {
+            if length >= min && !(start == 0 && end == marked.len()) {
                 // Truncation intended: masks keep at most the low 24 bits.
                 each(mix(hash) as u32);
             }
@@ -651,6 +678,39 @@ mod tests {
         };
         assert!(share(&features(text, &stacked(8))) > share(&once));
         assert!(once.windows(2).all(|pair| pair[0].0 < pair[1].0));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn grams_hashed_incrementally_are_the_grams_hashed_alone(
+            word in "[a-z0-9'<>é日-]{0,12}",
+            min in 1u8..=3,
+            extra in 0u8..=3,
+        ) {
+            let range = (min, min + extra);
+            let mut buffer = Vec::new();
+            let mut found = Vec::new();
+            gram_hashes(range, &word, &mut buffer, |hash| found.push(hash));
+            let marked: Vec<char> = std::iter::once('<')
+                .chain(word.chars())
+                .chain(std::iter::once('>'))
+                .collect();
+            let space = fnv(FNV_OFFSET, &[Space::Char as u8]);
+            let mut alone = Vec::new();
+            for start in 0..marked.len() {
+                for length in usize::from(range.0)..=usize::from(range.1) {
+                    if start + length <= marked.len() && length < marked.len() {
+                        let gram: String = marked[start..start + length].iter().collect();
+                        alone.push(mix(fnv(space, gram.as_bytes())) as u32);
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(&found, &alone);
+            // The ASCII path and the general one agree where both apply.
+            let mut general = Vec::new();
+            utf8_gram_hashes(range, &buffer, |hash| general.push(hash));
+            proptest::prop_assert_eq!(&general, &alone);
+        }
     }
 
     #[test]
