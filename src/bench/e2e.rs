@@ -105,7 +105,8 @@ pub struct E2eArgs {
     /// Share of posts (percent) without the brand (dropped as not relevant).
     #[arg(long, default_value_t = 10)]
     off_topic_percent: u64,
-    /// One post in this many is a marker searched for (searchable delay).
+    /// One post in this many is a marker; at most two markers a second are searched for
+    /// (searchable delay).
     #[arg(long, default_value_t = 3_000)]
     marker_every: u64,
     /// Distinct authors.

@@ -416,13 +416,17 @@ fn gram_hashes(range: (u8, u8), word: &str, buffer: &mut Vec<u8>, each: impl FnM
     }
 }
 
+/// The hash every character n-gram starts from: its namespace.
+fn gram_seed() -> u64 {
+    fnv(FNV_OFFSET, &[Space::Char as u8])
+}
+
 /// [`gram_hashes`] of a marked ASCII word: one byte per character.
 fn ascii_gram_hashes((min, max): (u8, u8), marked: &[u8], mut each: impl FnMut(u32)) {
     let (min, max) = (usize::from(min), usize::from(max));
-    let space = fnv(FNV_OFFSET, &[Space::Char as u8]);
-    let whole = marked.len();
+    let (seed, whole) = (gram_seed(), marked.len());
     for start in 0..whole {
-        let mut hash = space;
+        let mut hash = seed;
         for (length, &byte) in marked[start..whole.min(start + max)].iter().enumerate() {
             hash = fnv(hash, &[byte]);
             let length = length + 1;
@@ -438,10 +442,10 @@ fn ascii_gram_hashes((min, max): (u8, u8), marked: &[u8], mut each: impl FnMut(u
 /// [`gram_hashes`] of any marked word: n-grams start and end on character boundaries.
 fn utf8_gram_hashes((min, max): (u8, u8), marked: &[u8], mut each: impl FnMut(u32)) {
     let (min, max) = (usize::from(min), usize::from(max));
-    let space = fnv(FNV_OFFSET, &[Space::Char as u8]);
+    let seed = gram_seed();
     let is_start = |at: usize| (marked[at] & 0xC0) != 0x80;
     for start in (0..marked.len()).filter(|&at| is_start(at)) {
-        let mut hash = space;
+        let mut hash = seed;
         let mut length = 0;
         let mut at = start;
         while length < max && at < marked.len() {
@@ -695,13 +699,12 @@ mod tests {
                 .chain(word.chars())
                 .chain(std::iter::once('>'))
                 .collect();
-            let space = fnv(FNV_OFFSET, &[Space::Char as u8]);
             let mut alone = Vec::new();
             for start in 0..marked.len() {
                 for length in usize::from(range.0)..=usize::from(range.1) {
                     if start + length <= marked.len() && length < marked.len() {
                         let gram: String = marked[start..start + length].iter().collect();
-                        alone.push(mix(fnv(space, gram.as_bytes())) as u32);
+                        alone.push(mix(fnv(gram_seed(), gram.as_bytes())) as u32);
                     }
                 }
             }
