@@ -126,6 +126,8 @@ fn label_name<'m>(model: &'m LinearModel, prediction: &Prediction) -> &'m str {
         .map_or("?", String::as_str)
 }
 
+/// Accuracy, macro-F1, per-class figures and confusion of `predictions` against the gold
+/// labels of `dataset`.
 fn report_of(model: &LinearModel, dataset: &Dataset, predictions: &[Prediction]) -> Report {
     let mut tally = Tally::default();
     for (gold, prediction) in dataset.labels.iter().zip(predictions) {
