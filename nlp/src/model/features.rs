@@ -125,6 +125,13 @@ enum Space {
     Domain = 8,
 }
 
+impl Space {
+    /// The hash every key of this namespace continues: FNV-1a of its byte.
+    fn seed(self) -> u64 {
+        fnv(FNV_OFFSET, &[self as u8])
+    }
+}
+
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
@@ -146,17 +153,17 @@ struct Sink<'b> {
 
 impl Sink<'_> {
     fn add(&mut self, space: Space, key: &[u8], value: f32) {
-        let hash = fnv(fnv(FNV_OFFSET, &[space as u8]), key);
+        let hash = fnv(space.seed(), key);
         self.push(hash, value);
     }
 
     fn add_pair(&mut self, space: Space, first: &[u8], second: &[u8], value: f32) {
-        let hash = fnv(fnv(fnv(FNV_OFFSET, &[space as u8]), first), &[0]);
+        let hash = fnv(fnv(space.seed(), first), &[0]);
         self.push(fnv(hash, second), value);
     }
 
     fn add_triple(&mut self, space: Space, first: &str, second: &str, third: &str, value: f32) {
-        let mut hash = fnv(FNV_OFFSET, &[space as u8]);
+        let mut hash = space.seed();
         for part in [first, second] {
             hash = fnv(fnv(hash, part.as_bytes()), &[0]);
         }
@@ -416,15 +423,10 @@ fn gram_hashes(range: (u8, u8), word: &str, buffer: &mut Vec<u8>, each: impl FnM
     }
 }
 
-/// The hash every character n-gram starts from: its namespace.
-fn gram_seed() -> u64 {
-    fnv(FNV_OFFSET, &[Space::Char as u8])
-}
-
 /// [`gram_hashes`] of a marked ASCII word: one byte per character.
 fn ascii_gram_hashes((min, max): (u8, u8), marked: &[u8], mut each: impl FnMut(u32)) {
     let (min, max) = (usize::from(min), usize::from(max));
-    let (seed, whole) = (gram_seed(), marked.len());
+    let (seed, whole) = (Space::Char.seed(), marked.len());
     for start in 0..whole {
         let mut hash = seed;
         for (length, &byte) in marked[start..whole.min(start + max)].iter().enumerate() {
@@ -442,7 +444,7 @@ fn ascii_gram_hashes((min, max): (u8, u8), marked: &[u8], mut each: impl FnMut(u
 /// [`gram_hashes`] of any marked word: n-grams start and end on character boundaries.
 fn utf8_gram_hashes((min, max): (u8, u8), marked: &[u8], mut each: impl FnMut(u32)) {
     let (min, max) = (usize::from(min), usize::from(max));
-    let seed = gram_seed();
+    let seed = Space::Char.seed();
     let is_start = |at: usize| (marked[at] & 0xC0) != 0x80;
     for start in (0..marked.len()).filter(|&at| is_start(at)) {
         let mut hash = seed;
@@ -512,10 +514,7 @@ pub(crate) fn normalise(vector: &mut [(u32, f32)]) {
 pub fn add_domain_copy(vector: &mut SparseVector, domain: usize, scale: f32, bits: u8) {
     let mask = (1u64 << bits.clamp(8, 24)) - 1;
     let domain = u64::try_from(domain).unwrap_or(u64::MAX);
-    let space = fnv(
-        fnv(FNV_OFFSET, &[Space::Domain as u8]),
-        &domain.to_le_bytes(),
-    );
+    let space = fnv(Space::Domain.seed(), &domain.to_le_bytes());
     let copies: Vec<(u32, f32)> = vector
         .iter()
         .map(|&(bucket, value)| {
@@ -704,7 +703,7 @@ mod tests {
                 for length in usize::from(range.0)..=usize::from(range.1) {
                     if start + length <= marked.len() && length < marked.len() {
                         let gram: String = marked[start..start + length].iter().collect();
-                        alone.push(mix(fnv(gram_seed(), gram.as_bytes())) as u32);
+                        alone.push(mix(fnv(Space::Char.seed(), gram.as_bytes())) as u32);
                     }
                 }
             }
